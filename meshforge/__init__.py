@@ -1,0 +1,3 @@
+"""meshforge: firmware images on demand and LibreNet6 for community networks."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Key and signature formats used by OpenWrt (usign/signify)."""
