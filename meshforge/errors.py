@@ -165,3 +165,39 @@ class VerificationError(ClientError):
     """A downloaded image does not match its size or checksum."""
 
     exit_code = 9
+
+
+class RouterStateError(ClientError):
+    """The release, board or package list of the device cannot be read."""
+
+    exit_code = 11
+
+
+class RequestRejected(ClientError):
+    """The server refused the request (4xx); its sentence says why."""
+
+    exit_code = 12
+
+
+class ServerUnavailable(ClientError):
+    """The server cannot be reached, is overloaded, or did not answer in time."""
+
+    exit_code = 13
+
+
+class RemoteBuildFailed(ClientError):
+    """The server tried to build the image and the build failed."""
+
+    exit_code = 14
+
+
+class NoMatchingImage(ClientError):
+    """The build has no image of the type and filesystem the device runs."""
+
+    exit_code = 15
+
+
+class InstallFailed(ClientError):
+    """sysupgrade refused the image or could not be started."""
+
+    exit_code = 16

@@ -1,10 +1,338 @@
-"""Command group of the client domain."""
+"""``meshforge upgrade``: the router-side upgrade client.
+
+The commands read the device below ``--root`` (``/`` on a router), ask the
+server, and print for a person (a table) or a program (``--json``).
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
 import click
 
+from meshforge.client.device import Device, read_device
+from meshforge.client.download import Downloader, Expected
+from meshforge.client.images import Image, choose_image
+from meshforge.client.install import install, sysupgrade_command
+from meshforge.client.installed import InstalledPackages, read_installed
+from meshforge.client.plan import (
+    PackageChange,
+    Planner,
+    TargetPlan,
+    UpgradeCheck,
+    build_request,
+)
+from meshforge.client.server import BuildStatus, RetryPolicy, Server
+from meshforge.errors import ClientError, VerificationError
 
-@click.group()
-def group() -> None:
-    """TODO: filled in by the client domain."""
+# `notify` exits with this when an upgrade exists; cron mails the line.
+EXIT_UPGRADE_AVAILABLE = 10
+
+EXIT_CODES = """\b
+Exit codes:
+   0  done; for notify: up to date
+   2  wrong command-line usage
+   8  another client error
+   9  the downloaded image failed its size or SHA-256 check
+  10  notify: an upgrade exists
+  11  the device's release, board or packages cannot be read
+  12  the server refused the request (4xx); its reason is printed
+  13  the server is unreachable, overloaded or too slow
+  14  the server's build failed
+  15  no image (or profile) for this device's board and filesystem
+  16  sysupgrade refused the image
+"""
+
+
+@dataclass
+class Context:
+    root: Path
+    board_json: Path | None
+    server: Server
+    upstream: str | None
+
+    def device(self) -> tuple[Device, InstalledPackages]:
+        return read_device(self.root, self.board_json), read_installed(self.root)
+
+    def planner(self) -> Planner:
+        return Planner(self.server, self.upstream)
+
+
+@click.group(epilog=EXIT_CODES)
+@click.option(
+    "--server",
+    envvar="MESHFORGE_UPGRADE_SERVER",
+    required=True,
+    help="Base URL of the build server (env MESHFORGE_UPGRADE_SERVER).",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/"),
+    show_default=True,
+    help="Root filesystem to read; a folder for tests.",
+)
+@click.option(
+    "--board-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Saved output of `ubus call system board` (default: run it live "
+    "when --root is /).",
+)
+@click.option(
+    "--upstream",
+    help="Download site for profiles.json (default: upstream_url from the "
+    "server's overview.json).",
+)
+@click.pass_context
+def group(
+    ctx: click.Context,
+    server: str,
+    root: Path,
+    board_json: Path | None,
+    upstream: str | None,
+) -> None:
+    """Upgrade this router through a build server, keeping its packages."""
+    ctx.obj = Context(root, board_json, Server(server), upstream)
+
+
+# --- check ---------------------------------------------------------------
+
+
+@group.command(epilog=EXIT_CODES)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def check(obj: Context, as_json: bool) -> None:
+    """Show the running release, newer ones, and which packages change."""
+    device, installed = obj.device()
+    result = obj.planner().check(device, installed)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    else:
+        click.echo(render_check(result))
+
+
+def render_check(result: UpgradeCheck) -> str:
+    """The human table of ``check``."""
+    device, release = result.device, result.device.release
+    lines = [
+        f"{'device':<14}{device.board_name or '?'} ({release.target}), "
+        f"{device.rootfs_type or 'unknown fs'}{', EFI' if device.efi else ''}",
+        f"{'running':<14}{release.version} {release.revision}",
+        f"{'packages':<14}{len(result.installed.user)} installed by the owner "
+        f"({result.installed.manager})",
+    ]
+    for label, plan in (
+        ("same branch", result.same_branch),
+        ("next branch", result.next_branch),
+    ):
+        lines.append(f"{label:<14}{_plan_line(plan)}")
+    for plan in (result.same_branch, result.next_branch):
+        if plan is not None and plan.changes:
+            lines += ["", f"Package changes for {plan.version}:"]
+            lines += [render_change(change) for change in plan.changes]
+    return "\n".join(lines)
+
+
+def _plan_line(plan: TargetPlan | None) -> str:
+    if plan is None:
+        return "none offered"
+    state = "upgrade available" if plan.upgrade else "up to date"
+    return f"{plan.version} {plan.version_code} [{plan.profile}] {state}"
+
+
+def render_change(change: PackageChange) -> str:
+    if change.kind == "rename":
+        text = f"{change.name} → {change.new_name}"
+    elif change.kind == "update":
+        text = f"{change.name} {change.old_version} → {change.new_version}"
+    elif change.kind == "remove":
+        text = f"{change.name} {change.old_version} (not in the new release)"
+    else:
+        text = f"{change.name} (required by the new release)"
+    return f"  {change.kind:<8}{text}"
+
+
+# --- request -------------------------------------------------------------
+
+
+@group.command(epilog=EXIT_CODES)
+@click.option(
+    "--version",
+    "version",
+    help="Release to build (default: newest of the running branch).",
+)
+@click.option(
+    "--next-branch", is_flag=True, help="Build the newest release of the next branch."
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to keep the image (default: ROOT/tmp).",
+)
+@click.option(
+    "--install",
+    "do_install",
+    is_flag=True,
+    help="Run sysupgrade after the image verified.",
+)
+@click.option(
+    "-n",
+    "--no-keep-settings",
+    is_flag=True,
+    help="Flash without keeping settings (sysupgrade -n).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the sysupgrade command instead of running it.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=1800.0,
+    show_default=True,
+    help="Seconds to wait for the build.",
+)
+@click.pass_obj
+def request(
+    obj: Context,
+    version: str | None,
+    next_branch: bool,
+    output_dir: Path | None,
+    do_install: bool,
+    no_keep_settings: bool,
+    dry_run: bool,
+    timeout: float,
+) -> None:
+    """Build an image with this router's packages, download and verify it."""
+    if do_install and not dry_run and obj.root != Path("/"):
+        raise click.UsageError(
+            "--install flashes the running system: it needs "
+            "--root / (or add --dry-run)."
+        )
+    obj.server.policy = RetryPolicy(build_timeout=timeout)
+    device, installed = obj.device()
+    plan = choose_plan(obj.planner(), device, installed, version, next_branch)
+    click.echo(f"Requesting {plan.version} {plan.version_code} for {plan.profile}")
+    for change in plan.changes:
+        click.echo(render_change(change))
+    result = obj.server.build(build_request(plan, device), Progress())
+    image_path = fetch_image(obj, device, plan, result, output_dir)
+    click.echo(f"Verified image: {image_path}")
+    command = sysupgrade_command(image_path, keep_settings=not no_keep_settings)
+    if dry_run:
+        click.echo(" ".join(command))
+    elif do_install:
+        install(image_path, keep_settings=not no_keep_settings)
+
+
+def choose_plan(
+    planner: Planner,
+    device: Device,
+    installed: InstalledPackages,
+    version: str | None,
+    next_branch: bool,
+) -> TargetPlan:
+    """The release to build: explicit, next branch, or the running branch."""
+    if version:
+        return planner.plan_version(device, installed, version)
+    result = planner.check(device, installed)
+    plan = result.next_branch if next_branch else result.same_branch
+    if plan is None:
+        which = "next branch" if next_branch else "running branch"
+        raise ClientError(
+            f"The server offers no release of the {which} for "
+            f"{device.release.target}. Run `meshforge upgrade check` to see "
+            "what it offers, and pick one with --version."
+        )
+    return plan
+
+
+def fetch_image(
+    obj: Context,
+    device: Device,
+    plan: TargetPlan,
+    result: BuildStatus,
+    output_dir: Path | None,
+) -> Path:
+    """Pick, download and verify the image of a finished build."""
+    body = result.body
+    if plan.version_code and body.get("version_code") not in (None, plan.version_code):
+        raise VerificationError(
+            f"The server built {body.get('version_code')}, not the requested "
+            f"{plan.version_code}. Run the request again."
+        )
+    image: Image = choose_image(
+        list(body.get("images") or []),
+        device.release.target,
+        device.rootfs_type,
+        device.efi,
+    )
+    url = obj.server.url(
+        f"/store/{body.get('bin_dir') or result.request_hash}/{image.name}"
+    )
+    folder = output_dir or obj.root / "tmp"
+    downloader = Downloader(obj.server.http)
+    return downloader.fetch(
+        url, folder / image.name, Expected(image.sha256, image.size)
+    )
+
+
+class Progress:
+    """Shows queue position and build step, one line per change."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __call__(self, state: BuildStatus) -> None:
+        if state.done:
+            line = "build finished"
+        elif state.queue_position:
+            line = f"queued, position {state.queue_position}"
+        else:
+            line = f"building: {state.imagebuilder_status or state.detail or 'init'}"
+        if line != self.last:
+            click.echo(line, err=True)
+            self.last = line
+
+
+# --- notify --------------------------------------------------------------
+
+
+@group.command(epilog=EXIT_CODES)
+@click.option(
+    "--packages",
+    "count_packages",
+    is_flag=True,
+    help="Also report package updates of the running release.",
+)
+@click.pass_obj
+def notify(obj: Context, count_packages: bool) -> None:
+    """For cron: silent and 0 when up to date, one line and 10 otherwise."""
+    device, installed = obj.device()
+    result = obj.planner().check(device, installed)
+    line = notify_line(result, count_packages)
+    if line:
+        click.echo(line)
+        sys.exit(EXIT_UPGRADE_AVAILABLE)
+
+
+def notify_line(result: UpgradeCheck, count_packages: bool) -> str:
+    """The one line ``notify`` prints, ``""`` when up to date."""
+    current = result.device.release
+    plan = result.release_upgrade
+    if plan is not None:
+        return (
+            f"upgrade available: {current.version} {current.revision} → "
+            f"{plan.version} {plan.version_code}"
+        )
+    same = result.same_branch
+    if count_packages and same is not None and same.package_updates:
+        return (
+            f"package updates available for {current.version}: "
+            f"{len(same.changes)} changes"
+        )
+    return ""

@@ -1,0 +1,212 @@
+"""What the running system is: release, board, root filesystem, EFI.
+
+Everything is read below a root folder, so that the same code runs on a
+router (root ``/``) and in tests against a copied root filesystem. The one
+live source is ``ubus call system board``, used only when the root is ``/``
+and no saved board output was given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshforge.errors import RouterStateError
+
+log = logging.getLogger(__name__)
+
+OS_RELEASE_PATHS = ("etc/os-release", "usr/lib/os-release")
+
+
+@dataclass(frozen=True)
+class Release:
+    """The OpenWrt release the device runs."""
+
+    distribution: str
+    version: str
+    revision: str
+    target: str
+    arch: str = ""
+
+    @property
+    def revision_number(self) -> int | None:
+        """The ``NNNNN`` of ``rNNNNN-hash``; ``None`` when there is none."""
+        head = self.revision.split("-", 1)[0]
+        if head.startswith("r") and head[1:].isdigit():
+            return int(head[1:])
+        return None
+
+
+@dataclass(frozen=True)
+class Device:
+    """Everything the client needs to know about the system it upgrades."""
+
+    release: Release
+    board_name: str
+    model: str
+    rootfs_type: str
+    efi: bool
+    board: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def read_shell_vars(path: Path) -> dict[str, str]:
+    """Read ``KEY='value'`` / ``KEY="value"`` lines; ``{}`` if the file is absent."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, sep, raw = line.partition("=")
+        if not sep or not key.strip().isidentifier():
+            continue
+        try:
+            words = shlex.split(raw, comments=True)
+        except ValueError:
+            words = [raw.strip().strip("'\"")]
+        values[key.strip()] = " ".join(words)
+    return values
+
+
+def read_release(root: Path, board: dict[str, Any]) -> Release:
+    """Merge the release from ubus, /etc/openwrt_release and os-release.
+
+    ubus wins, then openwrt_release, then os-release: the first two are
+    written by base-files from the same build variables, os-release lowers
+    ``VERSION_ID`` and is only a fallback.
+    """
+    ubus = board.get("release") or {}
+    distrib = read_shell_vars(root / "etc/openwrt_release")
+    osrel: dict[str, str] = {}
+    for rel in OS_RELEASE_PATHS:
+        osrel = osrel or read_shell_vars(root / rel)
+
+    def pick(ubus_key: str, distrib_key: str, os_key: str) -> str:
+        value = ubus.get(ubus_key) or distrib.get(distrib_key) or osrel.get(os_key)
+        return str(value or "")
+
+    release = Release(
+        distribution=pick("distribution", "DISTRIB_ID", "NAME"),
+        version=pick("version", "DISTRIB_RELEASE", "VERSION"),
+        revision=pick("revision", "DISTRIB_REVISION", "BUILD_ID"),
+        target=pick("target", "DISTRIB_TARGET", "OPENWRT_BOARD"),
+        arch=pick("arch", "DISTRIB_ARCH", "OPENWRT_ARCH"),
+    )
+    if not release.version or not release.target:
+        raise RouterStateError(
+            f"Cannot tell which OpenWrt release runs under {root}: neither "
+            "/etc/openwrt_release, os-release nor the ubus board output name "
+            "a version and target. Check --root, or pass --board-json with "
+            "the output of `ubus call system board`."
+        )
+    return release
+
+
+def load_board(root: Path, board_json: Path | None) -> dict[str, Any]:
+    """The ``ubus call system board`` object: from a file, live, or ``{}``."""
+    if board_json is not None:
+        return _read_json(board_json, "the saved `ubus call system board` output")
+    if root == Path("/") and shutil.which("ubus"):
+        return _ubus_board()
+    return {}
+
+
+def _ubus_board() -> dict[str, Any]:
+    proc = subprocess.run(
+        ["ubus", "call", "system", "board"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RouterStateError(
+            f"`ubus call system board` failed ({proc.returncode}): "
+            f"{proc.stderr.strip()}. Is ubusd running? Pass --board-json with a "
+            "saved copy of its output instead."
+        )
+    return _parse_object(proc.stdout, "`ubus call system board`")
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RouterStateError(
+            f"Cannot read {what} at {path}: {exc.strerror}. Check the path."
+        ) from exc
+    return _parse_object(text, f"{what} at {path}")
+
+
+def _parse_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RouterStateError(
+            f"{what} is not JSON ({exc.msg}, line {exc.lineno}); save the output again."
+        ) from exc
+    if not isinstance(value, dict):
+        raise RouterStateError(f"{what} is not a JSON object; save it again.")
+    return value
+
+
+def board_identity(root: Path, board: dict[str, Any]) -> tuple[str, str]:
+    """``(board_name, model)`` from ubus, else /etc/board.json, else sysinfo."""
+    name = str(board.get("board_name") or "")
+    model = str(board.get("model") or "")
+    board_file = root / "etc/board.json"
+    if not name and board_file.is_file():
+        data = _read_json(board_file, "/etc/board.json")
+        ids = data.get("model") or {}
+        name = str(ids.get("id") or "")
+        model = model or str(ids.get("name") or "")
+    sysinfo = root / "tmp/sysinfo/board_name"
+    if not name and sysinfo.is_file():
+        name = sysinfo.read_text(encoding="utf-8").strip()
+    return name, model
+
+
+def rootfs_type(root: Path, board: dict[str, Any]) -> str:
+    """The root filesystem type, ``""`` if nothing tells.
+
+    ubus reports ``rootfs_type`` since 21.02. Older systems, and roots given
+    as folders, fall back to ``/proc/mounts``: an overlay root sits on the
+    read-only ``/rom``, whose type (squashfs) is what images are built as;
+    otherwise the type mounted on ``/`` (ext4 on x86) is the answer.
+    """
+    if board.get("rootfs_type"):
+        return str(board["rootfs_type"])
+    mounts = _mount_types(root / "proc/mounts")
+    return mounts.get("/rom") or mounts.get("/", "")
+
+
+def _mount_types(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    types: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and fields[2] not in ("overlay", "rootfs"):
+            types[fields[1]] = fields[2]
+    return types
+
+
+def read_device(root: Path, board_json: Path | None = None) -> Device:
+    """Read the device below ``root`` (``/`` on a router)."""
+    board = load_board(root, board_json)
+    release = read_release(root, board)
+    name, model = board_identity(root, board)
+    device = Device(
+        release=release,
+        board_name=name,
+        model=model,
+        rootfs_type=rootfs_type(root, board),
+        efi=(root / "sys/firmware/efi").exists(),
+        board=board,
+    )
+    log.debug("device below %s: %s", root, device)
+    return device

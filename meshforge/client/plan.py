@@ -1,0 +1,347 @@
+"""What an upgrade would change, and the build request that asks for it.
+
+For each candidate release the plan holds the profile, the upstream
+``version_code``, the package list to request and the changes against what
+the owner installed: version updates, renames, removals and additions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from meshforge.client.device import Device
+from meshforge.client.images import resolve_profile, sanitize_board
+from meshforge.client.installed import InstalledPackages
+from meshforge.client.releases import (
+    Branch,
+    Candidate,
+    branch_of,
+    candidate_for,
+    is_newer_release,
+    is_snapshot,
+    next_branch_candidate,
+    same_branch_candidate,
+    usable_branches,
+)
+from meshforge.client.server import CLIENT_NAME, Server
+from meshforge.errors import ClientError, RequestRejected
+
+log = logging.getLogger(__name__)
+
+ChangeKind = Literal["update", "rename", "remove", "add"]
+Role = Literal["same-branch", "next-branch"]
+
+# BuildRequest.filesystem accepts only these (DOMAIN §1.2).
+REQUEST_FILESYSTEMS = frozenset(
+    ["squashfs", "ext4", "ubifs", "erofs", "jffs2", "jffs2-nand", "targz", "cpiogz"]
+)
+
+
+@dataclass(frozen=True)
+class PackageChange:
+    kind: ChangeKind
+    name: str
+    old_version: str = ""
+    new_name: str = ""
+    new_version: str = ""
+
+
+@dataclass
+class TargetPlan:
+    """One release the device could move to."""
+
+    role: Role
+    version: str
+    path: str
+    version_code: str
+    profile: str
+    upgrade: bool
+    packages: dict[str, str]
+    changes: list[PackageChange] = field(default_factory=list)
+
+    @property
+    def package_updates(self) -> bool:
+        return bool(self.changes)
+
+
+@dataclass
+class UpgradeCheck:
+    """The result of ``meshforge upgrade check``."""
+
+    device: Device
+    installed: InstalledPackages
+    upstream_url: str
+    same_branch: TargetPlan | None
+    next_branch: TargetPlan | None
+
+    @property
+    def release_upgrade(self) -> TargetPlan | None:
+        """The first plan that is a newer release, same branch first."""
+        for plan in (self.same_branch, self.next_branch):
+            if plan is not None and plan.upgrade:
+                return plan
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        release = self.device.release
+        return {
+            "current": {
+                "version": release.version,
+                "revision": release.revision,
+                "target": release.target,
+                "board_name": self.device.board_name,
+                "rootfs_type": self.device.rootfs_type,
+                "efi": self.device.efi,
+                "package_manager": self.installed.manager,
+                "user_packages": self.installed.user,
+            },
+            "same_branch": _plan_json(self.same_branch),
+            "next_branch": _plan_json(self.next_branch),
+            "upgrade_available": self.release_upgrade is not None,
+        }
+
+
+def _plan_json(plan: TargetPlan | None) -> dict[str, Any] | None:
+    if plan is None:
+        return None
+    data = asdict(plan)
+    data["changes"] = [asdict(change) for change in plan.changes]
+    return data
+
+
+# --- package changes -----------------------------------------------------
+
+
+def apply_renames(
+    user: dict[str, str],
+    package_changes: list[dict[str, Any]],
+    since_revision: int | None,
+) -> tuple[dict[str, str], list[PackageChange]]:
+    """Apply the branch's rename table to the owner's packages.
+
+    Only entries newer than the running revision apply: an older device
+    crossing several renames gets all of them, a current one none.
+    Returns the renamed set (name → old version, ``""`` for additions).
+    """
+    names = dict(user)
+    changes: list[PackageChange] = []
+    for entry in sorted(package_changes, key=lambda e: int(e.get("revision", 0))):
+        if (
+            since_revision is not None
+            and int(entry.get("revision", 0)) <= since_revision
+        ):
+            continue
+        source, target = entry.get("source"), entry.get("target")
+        if source and target and source in names:
+            old = names.pop(source)
+            names[target] = old
+            changes.append(PackageChange("rename", source, old, new_name=target))
+        elif target and not source and target in names:
+            changes.append(PackageChange("remove", target, names.pop(target)))
+        elif source and not target and entry.get("mandatory") and source not in names:
+            names[source] = ""
+            changes.append(PackageChange("add", source))
+    return names, changes
+
+
+def version_changes(
+    wanted: dict[str, str], available: dict[str, str] | None
+) -> tuple[dict[str, str], list[PackageChange]]:
+    """Compare installed versions with the target release's index.
+
+    Returns the packages to request (name → target version, ``""`` when the
+    index is unknown) and the updates and removals. A package missing from
+    the index cannot be built, so it is dropped and reported as removed.
+    """
+    if available is None:
+        return dict.fromkeys(wanted, ""), []
+    keep: dict[str, str] = {}
+    changes: list[PackageChange] = []
+    for name, old in sorted(wanted.items()):
+        new = available.get(name)
+        if new is None:
+            changes.append(PackageChange("remove", name, old))
+            continue
+        keep[name] = new
+        if old and new != old:
+            changes.append(PackageChange("update", name, old, name, new))
+    return keep, changes
+
+
+# --- candidates ----------------------------------------------------------
+
+
+class Planner:
+    """Builds :class:`UpgradeCheck` from a device and a server."""
+
+    def __init__(self, server: Server, upstream_url: str | None = None) -> None:
+        self.server = server
+        self.upstream_override = upstream_url
+
+    def branches(self, device: Device) -> tuple[dict[str, Branch], str]:
+        """The server's usable branches for ``device`` and the upstream URL."""
+        overview = self.server.overview()
+        upstream = self.upstream_override or str(overview.get("upstream_url") or "")
+        return usable_branches(overview, device.release.target), upstream.rstrip("/")
+
+    def check(self, device: Device, installed: InstalledPackages) -> UpgradeCheck:
+        branches, upstream = self.branches(device)
+        current = device.release.version
+        same = same_branch_candidate(branches, current)
+        following = next_branch_candidate(branches, current)
+        return UpgradeCheck(
+            device,
+            installed,
+            upstream,
+            self._maybe_plan("same-branch", same, device, installed, upstream),
+            self._maybe_plan("next-branch", following, device, installed, upstream),
+        )
+
+    def _maybe_plan(
+        self,
+        role: Role,
+        candidate: Candidate | None,
+        device: Device,
+        installed: InstalledPackages,
+        upstream: str,
+    ) -> TargetPlan | None:
+        if candidate is None:
+            return None
+        return self.plan(role, candidate, device, installed, upstream)
+
+    def plan_version(
+        self, device: Device, installed: InstalledPackages, version: str
+    ) -> TargetPlan:
+        """The plan for an explicitly chosen ``version``."""
+        branches, upstream = self.branches(device)
+        candidate = candidate_for(branches, version)
+        if candidate is None:
+            offered = sorted(v for b in branches.values() for v in b.versions)
+            raise RequestRejected(
+                f"The server offers no version {version} for "
+                f"{device.release.target}; it offers: {', '.join(offered) or 'none'}."
+            )
+        role: Role = (
+            "same-branch"
+            if branch_of(version) == branch_of(device.release.version)
+            else "next-branch"
+        )
+        return self.plan(role, candidate, device, installed, upstream)
+
+    def plan(
+        self,
+        role: Role,
+        candidate: Candidate,
+        device: Device,
+        installed: InstalledPackages,
+        upstream: str,
+    ) -> TargetPlan:
+        """The plan for moving ``device`` to ``candidate``."""
+        profile, version_code = self.profile_and_code(candidate, device, upstream)
+        renamed, renames = apply_renames(
+            installed.user,
+            candidate.branch.package_changes,
+            device.release.revision_number,
+        )
+        available = self.available_packages(candidate, device)
+        packages, updates = version_changes(renamed, available)
+        return TargetPlan(
+            role=role,
+            version=candidate.version,
+            path=candidate.path,
+            version_code=version_code,
+            profile=profile,
+            upgrade=_is_upgrade(role, candidate.version, version_code, device),
+            packages=packages,
+            changes=renames + updates,
+        )
+
+    def profile_and_code(
+        self, candidate: Candidate, device: Device, upstream: str
+    ) -> tuple[str, str]:
+        """Profile id and ``version_code`` from the download site's profiles.json.
+
+        Falls back to the server's per-profile JSON (auc's way) when the
+        download site cannot be read.
+        """
+        target = device.release.target
+        try:
+            profiles = self.server.get_json(
+                f"{upstream}/{candidate.path}/targets/{target}/profiles.json"
+            )
+        except ClientError as exc:
+            log.warning(
+                "profiles.json of %s not readable (%s); asking the server",
+                candidate.version,
+                exc.detail,
+            )
+            return self._profile_from_server(candidate, device)
+        return resolve_profile(device, profiles), str(profiles.get("version_code", ""))
+
+    def _profile_from_server(
+        self, candidate: Candidate, device: Device
+    ) -> tuple[str, str]:
+        profile = resolve_profile(device, None)
+        try:
+            data = self.server.get_json(
+                f"/json/v1/{candidate.path}/targets/{device.release.target}/"
+                f"{sanitize_board(profile)}.json"
+            )
+        except RequestRejected:
+            data = {}
+        return str(data.get("id") or profile), str(data.get("version_code", ""))
+
+    def available_packages(
+        self, candidate: Candidate, device: Device
+    ) -> dict[str, str] | None:
+        """All package versions of the target release; ``None`` if unknown."""
+        target = device.release.target
+        arch = candidate.branch.targets.get(target) or device.release.arch
+        try:
+            return self.server.package_index(candidate.path, target, arch)
+        except RequestRejected as exc:
+            log.warning(
+                "package index of %s unavailable: %s", candidate.version, exc.detail
+            )
+            return None
+
+
+def _is_upgrade(role: Role, version: str, version_code: str, device: Device) -> bool:
+    if role == "next-branch":
+        return True
+    if is_snapshot(version):
+        return _revision(version_code) > (device.release.revision_number or 0)
+    return is_newer_release(version, device.release.version)
+
+
+def _revision(version_code: str) -> int:
+    head = version_code.split("-", 1)[0]
+    return int(head[1:]) if head[1:].isdigit() else 0
+
+
+# --- the request ---------------------------------------------------------
+
+
+def build_request(plan: TargetPlan, device: Device) -> dict[str, Any]:
+    """The BuildRequest body, shaped as owut sends it (DOMAIN §2.2).
+
+    ``packages_versions`` is sent only when every version is known, because
+    its keys replace ``packages``: a partial map would drop packages.
+    """
+    body: dict[str, Any] = {
+        "client": CLIENT_NAME,
+        "target": device.release.target,
+        "profile": plan.profile,
+        "version": plan.version,
+        "version_code": plan.version_code,
+        "diff_packages": True,
+    }
+    if device.rootfs_type in REQUEST_FILESYSTEMS:
+        body["filesystem"] = device.rootfs_type
+    if plan.packages and all(plan.packages.values()):
+        body["packages_versions"] = dict(sorted(plan.packages.items()))
+    else:
+        body["packages"] = sorted(plan.packages)
+    return body

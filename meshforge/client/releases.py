@@ -1,0 +1,162 @@
+"""Which release to offer: the newest of the running branch, and the next one.
+
+The candidates come from the server's ``overview.json`` (DOMAIN §1.8):
+enabled branches that build the device's target, each with its versions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+SNAPSHOT = "SNAPSHOT"
+
+_RELEASE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?$")
+
+
+def branch_of(version: str) -> str:
+    """``24.10.5`` → ``24.10``; ``24.10-SNAPSHOT`` → ``24.10``; ``SNAPSHOT`` stays."""
+    if version == SNAPSHOT:
+        return SNAPSHOT
+    if version.endswith("-" + SNAPSHOT):
+        return version.removesuffix("-" + SNAPSHOT)
+    return version.rsplit(".", 1)[0]
+
+
+def is_snapshot(version: str) -> bool:
+    return version == SNAPSHOT or version.endswith("-" + SNAPSHOT)
+
+
+def release_key(version: str) -> tuple[int, int, int, int] | None:
+    """Sort key of a release or release candidate; ``None`` for anything else.
+
+    A final release sorts after all its candidates: ``24.10.0-rc7`` <
+    ``24.10.0`` < ``24.10.1``.
+    """
+    match = _RELEASE.match(version)
+    if not match:
+        return None
+    major, minor, patch, rc = match.groups()
+    stage = int(rc) if rc is not None else 1_000_000
+    return int(major), int(minor), int(patch or 0), stage
+
+
+def branch_key(name: str) -> tuple[int, int] | None:
+    """``24.10`` → ``(24, 10)``; ``None`` for SNAPSHOT and unknown names."""
+    major, _, minor = name.partition(".")
+    if major.isdigit() and minor.isdigit():
+        return int(major), int(minor)
+    return None
+
+
+def newest_release(versions: list[str]) -> str | None:
+    """The newest final release, else the newest candidate, else ``None``."""
+    keyed = [(key, v) for v in versions if (key := release_key(v)) is not None]
+    finals = [item for item in keyed if item[0][3] == 1_000_000]
+    pool = finals or keyed
+    return max(pool)[1] if pool else None
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One enabled branch of the server, reduced to what the client uses."""
+
+    name: str
+    path: str
+    versions: list[str]
+    snapshot: bool
+    package_changes: list[dict[str, Any]]
+    targets: dict[str, str]
+
+    def path_for(self, version: str) -> str:
+        """The download-tree path of ``version``: ``releases/24.10.5``."""
+        return self.path.replace("{version}", version)
+
+
+def usable_branches(overview: dict[str, Any], target: str) -> dict[str, Branch]:
+    """Enabled branches that build ``target``, by name."""
+    found: dict[str, Branch] = {}
+    for name, data in (overview.get("branches") or {}).items():
+        if not data.get("enabled", True):
+            continue
+        if target not in (data.get("targets") or {}):
+            continue
+        found[name] = Branch(
+            name=name,
+            path=str(data.get("path") or "releases/{version}"),
+            versions=list(data.get("versions") or []),
+            snapshot=bool(data.get("snapshot", False)),
+            package_changes=list(data.get("package_changes") or []),
+            targets=dict(data.get("targets") or {}),
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A version the device could move to, and the branch it belongs to."""
+
+    version: str
+    branch: Branch
+
+    @property
+    def path(self) -> str:
+        return self.branch.path_for(self.version)
+
+
+def same_branch_candidate(
+    branches: dict[str, Branch], current: str
+) -> Candidate | None:
+    """The newest version of the running branch.
+
+    A snapshot stays on its own snapshot stream (newer means a newer
+    revision, decided later from ``version_code``); a release gets the
+    newest release of its branch.
+    """
+    branch = branches.get(branch_of(current))
+    if branch is None:
+        return None
+    if is_snapshot(current):
+        return Candidate(current, branch) if current in branch.versions else None
+    newest = newest_release(branch.versions)
+    return Candidate(newest, branch) if newest else None
+
+
+def next_branch_candidate(
+    branches: dict[str, Branch], current: str
+) -> Candidate | None:
+    """The newest release of the first release branch after the running one.
+
+    SNAPSHOT has no next branch; a release branch never leads to SNAPSHOT.
+    """
+    here = branch_key(branch_of(current))
+    if here is None:
+        return None
+    later = sorted(
+        (
+            (key, branch)
+            for branch in branches.values()
+            if (key := branch_key(branch.name)) is not None and key > here
+        ),
+        key=lambda item: item[0],
+    )
+    for _, branch in later:
+        newest = newest_release(branch.versions)
+        if newest:
+            return Candidate(newest, branch)
+    return None
+
+
+def is_newer_release(candidate: str, current: str) -> bool:
+    """Whether ``candidate`` is a later release than ``current``."""
+    new, old = release_key(candidate), release_key(current)
+    return new is not None and old is not None and new > old
+
+
+def candidate_for(branches: dict[str, Branch], version: str) -> Candidate | None:
+    """``version`` as a candidate, if the server offers it for this target."""
+    branch = branches.get(branch_of(version))
+    if branch is None or version not in branch.versions:
+        return None
+    return Candidate(version, branch)
