@@ -1,0 +1,154 @@
+"""Image files, their fwtool metadata trailer, and what goes beside them."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import struct
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .builder import Builder, Profile
+
+FWTOOL_MAGIC = 0x46577830  # "FWx0"
+FWTOOL_METADATA = 1
+_TRAILER = struct.Struct(">IIB3xI")
+
+# Image types the stand-in makes from the squashfs; the others in a
+# profiles.json (factory, kernel, initramfs, iso, ext4) need real firmware.
+BUILT_TYPES = ("sysupgrade", "combined", "combined-efi")
+
+
+def fwtool_crc(data: bytes, state: int = 0xFFFFFFFF) -> int:
+    """fwtool's running CRC32: reflected, initial ~0, no final XOR."""
+    return zlib.crc32(data, state ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+
+def append_metadata(image: bytes, metadata: dict[str, Any]) -> bytes:
+    """``fwtool -I``: 8-byte header + JSON, then the 16-byte trailer."""
+    chunk = bytes(8) + json.dumps(metadata, separators=(",", ":")).encode()
+    crc = fwtool_crc(image + chunk)
+    size = len(chunk) + _TRAILER.size
+    trailer = _TRAILER.pack(FWTOOL_MAGIC, crc, FWTOOL_METADATA, size)
+    return image + chunk + trailer
+
+
+def sanitize(text: str) -> str:
+    """The ImageBuilder's ``sanitize``: lower case, ``_`` and spaces to ``-``."""
+    return text.lower().replace("_", "-").replace(" ", "-")
+
+
+def image_prefix(builder: Builder, extra: str) -> str:
+    """``openwrt-[<ver>-][<rev>-][<extra>-]<t>-<s>`` as in include/image.mk."""
+    version = builder.version_number
+    parts = ["openwrt"]
+    if version != "SNAPSHOT":
+        parts.append(sanitize(version))
+        if "SNAPSHOT" in version:
+            parts.append(sanitize(builder.version_code))
+    if extra:
+        parts.append(sanitize(extra))
+    parts.append(builder.target.replace("/", "-"))
+    return "-".join(parts)
+
+
+def fwtool_metadata(builder: Builder, profile: Profile) -> dict[str, Any]:
+    return {
+        "metadata_version": "1.1",
+        "compat_version": "1.0",
+        "supported_devices": profile.supported_devices,
+        "version": {
+            "dist": "OpenWrt",
+            "version": builder.version_number,
+            "revision": builder.version_code,
+            "target": builder.target,
+            "board": profile.name,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str
+    type: str
+    filesystem: str
+    data: bytes
+    sha256_unsigned: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "filesystem": self.filesystem,
+            "name": self.name,
+            "sha256": self.sha256,
+            "sha256_unsigned": self.sha256_unsigned,
+            "type": self.type,
+        }
+
+
+def make_images(
+    builder: Builder, profile: Profile, prefix: str, squashfs: bytes
+) -> list[Image]:
+    images = []
+    for spec in profile.data.get("images", []):
+        if spec.get("filesystem") != "squashfs" or spec["type"] not in BUILT_TYPES:
+            continue
+        body = squashfs
+        if spec["suffix"].endswith(".gz"):
+            # As on x86: the disk image is gzipped, then the metadata appended.
+            body = gzip.compress(squashfs, mtime=0)
+        signed = append_metadata(body, fwtool_metadata(builder, profile))
+        name = f"{prefix}-{spec['suffix']}"
+        unsigned = hashlib.sha256(body).hexdigest()
+        images.append(Image(name, spec["type"], "squashfs", signed, unsigned))
+    return images
+
+
+def too_big(image: Image, path: Path, limit: int | None) -> bool:
+    """``Build/check-size``: warn and leave the image out when over the limit."""
+    if limit is None or len(image.data) <= limit:
+        return False
+    print(
+        f"    WARNING: Image file {path} is too big: {len(image.data)} > {limit}",
+        file=sys.stderr,
+    )
+    return True
+
+
+def profiles_json(
+    builder: Builder, profile: Profile, prefix: str, images: list[Image]
+) -> str:
+    entry = {
+        "device_packages": profile.packages,
+        "image_prefix": prefix,
+        "images": [image.to_json() for image in images],
+        "supported_devices": profile.supported_devices,
+        "titles": profile.data.get("titles", []),
+    }
+    document = {
+        "arch_packages": builder.arch_packages,
+        "default_packages": builder.default_packages,
+        "metadata_version": 1,
+        "profiles": {profile.name: entry},
+        "source_date_epoch": builder.source_date_epoch,
+        "target": builder.target,
+        "version_code": builder.version_code,
+        "version_number": builder.version_number,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def sha256sums(folder: Path) -> str:
+    lines = []
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name != "sha256sums":
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            lines.append(f"{digest} *{path.name}\n")
+    return "".join(lines)

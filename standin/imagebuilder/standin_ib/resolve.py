@@ -1,0 +1,156 @@
+"""Choose the packages of an image the way the ImageBuilder and opkg do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .feeds import Index
+from .packages import Dependency, Package
+
+
+def build_package_list(
+    defaults: list[str], profile_packages: list[str], user: list[str]
+) -> list[str]:
+    """The ImageBuilder's ``BUILD_PACKAGES`` rule.
+
+    sort(defaults + profile packages + kernel), drop ``x`` wherever ``-x`` is
+    given, put the user's packages in front, and drop again.
+    """
+    build = sorted(set(defaults + profile_packages + ["kernel"]))
+    build = _drop_removed(build)
+    return _drop_removed(user + build)
+
+
+def _drop_removed(names: list[str]) -> list[str]:
+    removed = {name[1:] for name in names if name.startswith("-")}
+    return [n for n in names if not n.startswith("-") and n not in removed]
+
+
+@dataclass
+class Selection:
+    """Installed packages in install order, and the ones a user asked for."""
+
+    packages: dict[str, Package] = field(default_factory=dict)
+    user: set[str] = field(default_factory=set)
+
+    def copy(self) -> Selection:
+        return Selection(dict(self.packages), set(self.user))
+
+    def find(self, dep: Dependency) -> Package | None:
+        """The installed package that meets ``dep``, if any."""
+        chosen = self.packages.get(dep.name)
+        if chosen is not None and dep.allows(chosen.version):
+            return chosen
+        if dep.operator:
+            # opkg checks the version of a real name only, never of a Provides.
+            return None
+        for package in self.packages.values():
+            if package.provides_name(dep.name):
+                return package
+        return None
+
+    def satisfies(self, dep: Dependency) -> bool:
+        return self.find(dep) is not None
+
+
+@dataclass
+class Outcome:
+    selection: Selection
+    unknown: list[str] = field(default_factory=list)
+    unsatisfied: dict[str, list[str]] = field(default_factory=dict)
+    conflicts: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unknown or self.unsatisfied or self.conflicts)
+
+    def stdout_lines(self) -> list[str]:
+        return [f"Unknown package '{name}'." for name in self.unknown]
+
+    def stderr_lines(self) -> list[str]:
+        """The ``Collected errors:`` block of opkg-lede."""
+        if self.ok:
+            return []
+        lines = ["Collected errors:"]
+        for name, missing in self.unsatisfied.items():
+            lines.append(
+                " * satisfy_dependencies_for: Cannot satisfy the following "
+                f"dependencies for {name}:"
+            )
+            lines.extend(f" * \t{dep}" for dep in missing)
+        for name, others in self.conflicts.items():
+            lines.append(
+                f" * check_conflicts_for: The following packages conflict with {name}:"
+            )
+            lines.extend(f" * \t{other} " for other in others)
+        failed = [*self.unknown, *self.unsatisfied, *self.conflicts]
+        lines += [f" * opkg_install_cmd: Cannot install package {n}." for n in failed]
+        return lines
+
+
+class Resolver:
+    """opkg ``install`` over an index, without downloading any package."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def install(self, names: list[str], base: Selection | None = None) -> Outcome:
+        outcome = Outcome(base.copy() if base else Selection())
+        for name in names:
+            self._install_one(name, outcome)
+        return outcome
+
+    def _install_one(self, name: str, outcome: Outcome) -> None:
+        dep = Dependency(name)
+        installed = outcome.selection.find(dep)
+        if installed is not None:
+            outcome.selection.user.add(installed.name)
+            return
+        package = self.pick(dep)
+        if package is None:
+            outcome.unknown.append(name)
+            return
+        trial = outcome.selection.copy()
+        missing, clashes = self._add(package, trial)
+        if missing:
+            outcome.unsatisfied[name] = missing
+        elif clashes:
+            outcome.conflicts[name] = clashes
+        else:
+            trial.user.add(package.name)
+            outcome.selection = trial
+
+    def pick(self, dep: Dependency) -> Package | None:
+        """The package opkg would install for ``dep``: same name, else a provider."""
+        for package in self.index.named(dep.name):
+            if dep.allows(package.version):
+                return package
+        if dep.operator:
+            return None
+        providers = self.index.providing(dep.name)
+        return providers[0] if providers else None
+
+    def _add(self, package: Package, trial: Selection) -> tuple[list[str], list[str]]:
+        clashes = [c.name for c in package.conflicts if trial.satisfies(c)]
+        if clashes:
+            return [], clashes
+        # Marked before its dependencies so that cycles end here.
+        trial.packages[package.name] = package
+        missing: list[str] = []
+        for group in package.depends:
+            more_missing, more_clashes = self._add_group(group, trial)
+            missing += more_missing
+            clashes += more_clashes
+        trial.packages[package.name] = trial.packages.pop(package.name)
+        return missing, clashes
+
+    def _add_group(
+        self, group: list[Dependency], trial: Selection
+    ) -> tuple[list[str], list[str]]:
+        if any(trial.satisfies(dep) for dep in group):
+            return [], []
+        for dep in group:
+            candidate = self.pick(dep)
+            if candidate is not None:
+                return self._add(candidate, trial)
+        return [" | ".join(str(dep) for dep in group)], []
