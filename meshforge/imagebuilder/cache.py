@@ -1,0 +1,251 @@
+"""Download, verify, unpack and keep ImageBuilders, bounded in disk use.
+
+Layout under the cache root, keyed by the archive's full sha256::
+
+    builders/<sha256>/     the unpacked ImageBuilder
+    state/<sha256>.json    written last: its presence means "complete"
+    state/<sha256>.used    its mtime is the last-used stamp
+    locks/<sha256>.setup   held while setting up or evicting
+    locks/<sha256>.use     held shared by every Builder handed out
+    tmp/                   downloads and half-unpacked trees
+
+A builder is set up once even when threads and processes ask for it at the
+same time (the setup lock), and it is never evicted while a Builder object
+for it is alive (the use lock).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from meshforge.errors import BuildError, FormatError, SignatureError
+from meshforge.imagebuilder.archive import find_archive
+from meshforge.imagebuilder.builder import Builder
+from meshforge.imagebuilder.extract import extract_archive
+from meshforge.imagebuilder.fetch import download, fetch_bytes
+from meshforge.imagebuilder.locks import FileLock
+from meshforge.signing.usign import Keyring
+
+log = logging.getLogger(__name__)
+
+_SUMS_LIMIT = 8 * 1024 * 1024
+_SIG_LIMIT = 4096
+
+
+class BuilderCache:
+    def __init__(
+        self,
+        root: Path,
+        max_bytes: int,
+        http: httpx.Client,
+        keyring: Keyring,
+        *,
+        timeout_s: float | None = None,
+    ) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self.http = http
+        self.keyring = keyring
+        self.timeout_s = timeout_s
+        for folder in ("builders", "state", "locks", "tmp"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+
+    def obtain(
+        self,
+        target_url: str,
+        version: str,
+        target: str,
+        on_step: Callable[[str], None] = lambda s: None,
+    ) -> Builder:
+        """A ready Builder for the archive that ``target_url`` publishes."""
+        name, digest = self._locate(target_url.rstrip("/"), version, target)
+        use = FileLock(self._lock(digest, "use"))
+        with FileLock(self._lock(digest, "setup")).exclusive():
+            if not self._complete(digest):
+                self._install(f"{target_url.rstrip('/')}/{name}", digest, on_step)
+            # Taken under the setup lock, so eviction cannot slip in between.
+            use.acquire(shared=True)
+            self._touch(digest)
+        self.evict(keep=digest)
+        return Builder(
+            self._builder(digest),
+            timeout_s=self.timeout_s,
+            on_release=lambda: self._released(digest, use),
+        )
+
+    def evict(self, keep: str = "") -> int:
+        """Remove least recently used builders until under max_bytes.
+
+        Returns the bytes still in use afterwards.
+        """
+        entries = sorted(self._entries())
+        total = sum(size for _, _, size in entries)
+        for _, digest, size in entries:
+            if total <= self.max_bytes:
+                break
+            if digest != keep and self._remove(digest):
+                total -= size
+        if total > self.max_bytes:
+            log.warning(
+                "builder cache holds %d bytes, over its limit of %d, because "
+                "the remaining builders are in use",
+                total,
+                self.max_bytes,
+            )
+        return total
+
+    # --- locating and verifying ------------------------------------------
+
+    def _locate(self, target_url: str, version: str, target: str) -> tuple[str, str]:
+        sums_url = f"{target_url}/sha256sums"
+        sums = fetch_bytes(self.http, sums_url, _SUMS_LIMIT)
+        if sums is None:
+            raise BuildError(
+                f"The ImageBuilder for {version} {target} is not published yet "
+                f"({sums_url} does not exist); retry later.",
+                permanent=False,
+            )
+        signature = fetch_bytes(self.http, f"{sums_url}.sig", _SIG_LIMIT)
+        if signature is None:
+            raise SignatureError(
+                f"{sums_url} has no signature file sha256sums.sig, so its "
+                "checksums cannot be trusted and nothing was downloaded; check "
+                "the upstream URL or retry when the release is complete."
+            )
+        self.keyring.verify(sums, signature.decode("ascii", "replace"), sums_url)
+        return find_archive(_decode(sums, sums_url), version, target)
+
+    # --- setting up ------------------------------------------------------
+
+    def _install(self, url: str, digest: str, on_step: Callable[[str], None]) -> None:
+        self._discard(self._builder(digest))  # a crash may have left half a tree
+        tmp = Path(tempfile.mkdtemp(prefix=f"{digest[:16]}.", dir=self.root / "tmp"))
+        try:
+            on_step("download_imagebuilder")
+            archive = tmp / url.rsplit("/", 1)[-1]
+            _check_digest(
+                download(self.http, url, archive, self.max_bytes), digest, url
+            )
+            on_step("unpack_imagebuilder")
+            unpacked = tmp / "unpacked"
+            unpacked.mkdir()
+            extract_archive(archive, unpacked, self.max_bytes)
+            os.rename(_top_folder(unpacked), self._builder(digest))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._mark_complete(digest, url)
+
+    def _mark_complete(self, digest: str, url: str) -> None:
+        size = _measure(self._builder(digest))
+        state = {"url": url, "sha256": digest, "size": size, "at": int(time.time())}
+        final = self.root / "state" / f"{digest}.json"
+        partial = final.with_suffix(".json.part")
+        partial.write_text(json.dumps(state))
+        os.replace(partial, final)  # atomic: a reader sees all or nothing
+        log.info("ImageBuilder %s unpacked (%d bytes) from %s", digest, size, url)
+
+    # --- eviction --------------------------------------------------------
+
+    def _entries(self) -> list[tuple[float, str, int]]:
+        entries = []
+        for state in (self.root / "state").glob("*.json"):
+            digest = state.stem
+            stamp = self.root / "state" / f"{digest}.used"
+            used = stamp.stat().st_mtime if stamp.exists() else 0.0
+            entries.append((used, digest, _measure(self._builder(digest))))
+        return entries
+
+    def _remove(self, digest: str) -> bool:
+        setup = FileLock(self._lock(digest, "setup"))
+        if not setup.acquire(blocking=False):
+            return False
+        try:
+            use = FileLock(self._lock(digest, "use"))
+            if not use.acquire(blocking=False):
+                return False
+            try:
+                (self.root / "state" / f"{digest}.json").unlink(missing_ok=True)
+                self._discard(self._builder(digest))
+                (self.root / "state" / f"{digest}.used").unlink(missing_ok=True)
+            finally:
+                use.release()
+        finally:
+            setup.release()
+        log.info("evicted ImageBuilder %s", digest)
+        return True
+
+    def _discard(self, folder: Path) -> None:
+        if not folder.exists():
+            return
+        # Renaming first makes the removal look atomic to other readers.
+        trash = Path(tempfile.mkdtemp(prefix="evict.", dir=self.root / "tmp"))
+        os.rename(folder, trash / "tree")
+        shutil.rmtree(trash, ignore_errors=True)
+
+    # --- small helpers ---------------------------------------------------
+
+    def _released(self, digest: str, use: FileLock) -> None:
+        self._touch(digest)
+        use.release()
+
+    def _touch(self, digest: str) -> None:
+        stamp = self.root / "state" / f"{digest}.used"
+        stamp.touch()
+        now = time.time()
+        os.utime(stamp, (now, now))
+
+    def _complete(self, digest: str) -> bool:
+        state = self.root / "state" / f"{digest}.json"
+        return state.is_file() and self._builder(digest).is_dir()
+
+    def _builder(self, digest: str) -> Path:
+        return self.root / "builders" / digest
+
+    def _lock(self, digest: str, kind: str) -> Path:
+        return self.root / "locks" / f"{digest}.{kind}"
+
+
+def _decode(data: bytes, url: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{url} is not UTF-8 text ({exc}).") from exc
+
+
+def _check_digest(actual: str, expected: str, url: str) -> None:
+    if actual != expected:
+        # Transient: usually a mirror caught between two uploads.
+        raise BuildError(
+            f"The download of {url} has sha256 {actual}, but the signed "
+            f"sha256sums lists {expected}; it was discarded. Retry later.",
+            permanent=False,
+        )
+
+
+def _top_folder(unpacked: Path) -> Path:
+    """The ImageBuilder root: the archive's single top folder, if it has one."""
+    children = list(unpacked.iterdir())
+    if len(children) == 1 and children[0].is_dir() and not children[0].is_symlink():
+        return children[0]
+    return unpacked
+
+
+def _measure(folder: Path) -> int:
+    """Bytes used by ``folder``, tolerating files that vanish meanwhile."""
+    total = 0
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(parent, name)).st_size
+            except FileNotFoundError:
+                continue
+    return total
