@@ -1,0 +1,247 @@
+"""The LibreNet6 broker over HTTP: gateway join and fetch, operator API, admin page.
+
+TLS is the reverse proxy's job; the broker itself speaks plain HTTP and is
+meant to listen on loopback or a private address behind that proxy.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Form, Header, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from meshforge.errors import InvitationError, MeshforgeError
+from meshforge.net6 import bundle, overview, prefixes, tokens
+from meshforge.net6.schemas import (
+    BundleOut,
+    GatewayOut,
+    InvitationIn,
+    InvitationOut,
+    JoinRequest,
+    JoinResponse,
+    StatusAnswer,
+    StatusReport,
+)
+from meshforge.net6.settings import Net6Settings
+from meshforge.net6.store import Broker, GatewayView, Invite
+
+log = logging.getLogger(__name__)
+
+COOKIE = "mf6_operator"
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+class Unauthorized(InvitationError):
+    status = 401
+    title = "Unauthorized"
+
+
+def create_app(
+    settings: Net6Settings | None = None, broker: Broker | None = None
+) -> FastAPI:
+    """Build the broker app; the schema is created if missing."""
+    broker = broker or Broker(settings or Net6Settings())
+    broker.create_schema()
+    app = FastAPI(title="meshforge LibreNet6 broker")
+    app.state.broker = broker
+    app.add_exception_handler(MeshforgeError, _error_response)  # type: ignore[arg-type]  # starlette types handlers loosely
+    _gateway_routes(app)
+    _operator_routes(app)
+    _admin_routes(app)
+    return app
+
+
+async def _error_response(request: Request, exc: MeshforgeError) -> JSONResponse:
+    return JSONResponse(exc.to_json(), status_code=exc.status)
+
+
+def _broker(request: Request) -> Broker:
+    broker: Broker = request.app.state.broker
+    return broker
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Send the token as `Authorization: Bearer <token>`.")
+    return token.strip()
+
+
+def _gateway(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> GatewayView:
+    return _broker(request).gateway_for(_bearer(authorization))
+
+
+def _operator(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> str:
+    token = request.cookies.get(COOKIE) if authorization is None else None
+    name = _broker(request).operator_for(token or _bearer(authorization))
+    if name is None:
+        raise Unauthorized(
+            "This operator token is not known; create one with "
+            "`meshforge net6 operator add NAME` on the server."
+        )
+    return name
+
+
+def bundle_out(broker: Broker, me: GatewayView) -> BundleOut:
+    rendered = bundle.render_gateway_bundle(me, bundle.mesh_view(broker))
+    return BundleOut(
+        name=rendered.name,
+        subnet=rendered.subnet,
+        netname=broker.settings.netname,
+        interface=broker.settings.interface,
+        files=rendered.files,
+        connect_to=rendered.connect_to,
+        server_addresses=rendered.server_addresses,
+        peer_addresses=rendered.peer_addresses,
+        survives_server_outage=rendered.survives_server_outage,
+        warnings=rendered.warnings,
+    )
+
+
+def _gateway_routes(app: FastAPI) -> None:
+    @app.post("/api/v1/join")
+    def join(body: JoinRequest, request: Request) -> JoinResponse:
+        broker = _broker(request)
+        redeemed = broker.redeem(
+            body.token,
+            body.public_key,
+            body.address,
+            body.port,
+            body.lan,
+            body.babeld_version,
+        )
+        return JoinResponse(
+            gateway_token=redeemed.token, bundle=bundle_out(broker, redeemed.gateway)
+        )
+
+    @app.get("/api/v1/gateway/bundle")
+    def fetch(
+        request: Request, me: Annotated[GatewayView, Depends(_gateway)]
+    ) -> BundleOut:
+        return bundle_out(_broker(request), me)
+
+    @app.post("/api/v1/gateway/status")
+    def status(
+        body: StatusReport,
+        request: Request,
+        me: Annotated[GatewayView, Depends(_gateway)],
+    ) -> StatusAnswer:
+        broker = _broker(request)
+        broker.report_status(me.name, body.model_dump())
+        risk = bundle.outage_risk(me, broker.gateways())
+        return StatusAnswer(
+            survives_server_outage=risk is None, warnings=[risk] if risk else []
+        )
+
+    @app.post("/api/v1/gateway/leave")
+    def leave(
+        request: Request, me: Annotated[GatewayView, Depends(_gateway)]
+    ) -> dict[str, str]:
+        _broker(request).revoke(me.name)
+        return {"left": me.name}
+
+
+def _operator_routes(app: FastAPI) -> None:
+    @app.get("/api/v1/gateways")
+    def gateways(
+        request: Request, _: Annotated[str, Depends(_operator)]
+    ) -> list[GatewayOut]:
+        return overview.gateway_overview(_broker(request))
+
+    @app.post("/api/v1/invitations")
+    def invite(
+        body: InvitationIn, request: Request, _: Annotated[str, Depends(_operator)]
+    ) -> InvitationOut:
+        return _invite(request, body)
+
+    @app.post("/api/v1/gateways/{name}/revoke")
+    def revoke(
+        name: str, request: Request, _: Annotated[str, Depends(_operator)]
+    ) -> dict[str, str]:
+        gw = _broker(request).revoke(name)
+        return {"revoked": gw.name, "subnet": gw.subnet}
+
+
+def _invite(request: Request, body: InvitationIn) -> InvitationOut:
+    broker = _broker(request)
+    expires = tokens.parse_duration(
+        body.expires or broker.settings.default_invite_expiry
+    )
+    community = overview.pick_community(broker, body.community)
+    made = broker.invite(body.name, prefixes.parse_size(body.size), community, expires)
+    return InvitationOut(
+        name=made.name,
+        size=made.size,
+        url=invitation_url(request, broker, made),
+        token=made.token,
+        expires_at=made.expires_at,
+    )
+
+
+def invitation_url(request: Request, broker: Broker, made: Invite) -> str:
+    base = broker.settings.public_url or str(request.base_url)
+    return f"{base.rstrip('/')}/join/{made.token}"
+
+
+def _admin_routes(app: FastAPI) -> None:
+    @app.get("/admin", response_class=HTMLResponse)
+    def admin(request: Request) -> Response:
+        if _broker(request).operator_for(request.cookies.get(COOKIE, "")) is None:
+            return TEMPLATES.TemplateResponse(request, "net6_login.html", {})
+        return _admin_page(request, None)
+
+    @app.post("/admin/login")
+    def login(request: Request, token: Annotated[str, Form()]) -> Response:
+        if _broker(request).operator_for(token) is None:
+            context = {"error": "That operator token is not known."}
+            return TEMPLATES.TemplateResponse(request, "net6_login.html", context, 401)
+        response = RedirectResponse("/admin", status_code=303)
+        secure = request.url.scheme == "https"
+        # SameSite=Strict keeps other sites from posting forms with this cookie.
+        response.set_cookie(
+            COOKIE, token, httponly=True, samesite="strict", secure=secure
+        )
+        return response
+
+    @app.post("/admin/logout")
+    def logout() -> Response:
+        response = RedirectResponse("/admin", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.post("/admin/invite", response_class=HTMLResponse)
+    def admin_invite(
+        request: Request,
+        _: Annotated[str, Depends(_operator)],
+        name: Annotated[str, Form()],
+        size: Annotated[str, Form()] = "/56",
+        expires: Annotated[str, Form()] = "1d",
+    ) -> Response:
+        made = _invite(request, InvitationIn(name=name, size=size, expires=expires))
+        return _admin_page(request, made)
+
+    @app.post("/admin/revoke/{name}")
+    def admin_revoke(
+        name: str, request: Request, _: Annotated[str, Depends(_operator)]
+    ) -> Response:
+        _broker(request).revoke(name)
+        return RedirectResponse("/admin", status_code=303)
+
+
+def _admin_page(request: Request, made: InvitationOut | None) -> Response:
+    broker = _broker(request)
+    context = {
+        "gateways": overview.gateway_overview(broker),
+        "servers": broker.servers(),
+        "pools": broker.assignments(),
+        "invitation": made,
+    }
+    return TEMPLATES.TemplateResponse(request, "net6_admin.html", context)

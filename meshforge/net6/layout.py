@@ -1,0 +1,55 @@
+"""Where a node's files live on disk, and how they are written.
+
+A node's folder holds ``tinc/`` (what tincd reads with ``-c``) and
+``babeld.conf`` beside it, so that one folder is the whole node and a test or
+an operator can keep several apart.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+EXECUTABLE = ("tinc-up", "tinc-down", "host-up", "host-down", "uplink-6to4.sh")
+SECRET = ("rsa_key.priv", "gateway.json")
+
+
+def write_tree(root: Path, files: dict[str, str]) -> list[Path]:
+    """Write files under root atomically, with the modes tincd expects."""
+    written = []
+    for relative, text in sorted(files.items()):
+        path = _inside(root, relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        os.chmod(tmp, _mode(path.name))
+        tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def remove_stale_hosts(root: Path, keep: set[str]) -> list[str]:
+    """Delete host files of nodes that are no longer in the mesh."""
+    hosts = root / "tinc" / "hosts"
+    removed = []
+    if hosts.is_dir():
+        for path in hosts.iterdir():
+            if path.is_file() and path.name not in keep:
+                path.unlink()
+                removed.append(path.name)
+    return removed
+
+
+def _inside(root: Path, relative: str) -> Path:
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise ValueError(f"{relative!r} would be written outside {root}")
+    return path
+
+
+def _mode(name: str) -> int:
+    if name in EXECUTABLE:
+        return 0o755
+    if name in SECRET:
+        return 0o600
+    return 0o644

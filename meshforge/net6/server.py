@@ -1,0 +1,101 @@
+"""``meshforge net6 init``: make a server's tinc node, babeld config and pools."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from ipaddress import IPv6Network
+from pathlib import Path
+
+from meshforge.errors import Net6Error
+from meshforge.net6 import bundle, layout, prefixes, tinc
+from meshforge.net6.sixtofour import SixToFour
+from meshforge.net6.store import Broker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InitOptions:
+    name: str
+    community: str
+    address: str
+    directory: Path
+    port: int = tinc.DEFAULT_PORT
+    pools: list[str] = field(default_factory=list)
+    link_prefix: str | None = None
+    default_route: bool = False
+    sixtofour: SixToFour | None = None
+
+
+@dataclass
+class InitResult:
+    link_prefix: IPv6Network
+    pools: list[IPv6Network]
+    written: list[Path]
+    operator_token: str | None
+
+
+def init_server(broker: Broker, options: InitOptions) -> InitResult:
+    tinc.check_name(options.name)
+    broker.create_schema()
+    pools = _ensure_pools(broker, options)
+    link = _link_prefix(options, pools)
+    key = _keypair(options.directory, options.name)
+    host = tinc.HostFile(
+        name=options.name,
+        public_key=key.public_pem,
+        addresses=[f"{options.address} {options.port}"],
+        subnets=[str(link)],
+    )
+    broker.register_server(options.name, options.community, host.render(), str(link))
+    files = bundle.render_server_files(
+        options.name, link, bundle.mesh_view(broker), options.default_route
+    )
+    files[f"tinc/hosts/{options.name}"] = host.render()
+    files["tinc/rsa_key.priv"] = key.private_pem
+    if options.sixtofour is not None:
+        files["uplink-6to4.sh"] = options.sixtofour.script()
+    written = layout.write_tree(options.directory, files)
+    log.info("server %s written to %s", options.name, options.directory)
+    return InitResult(link, pools, written, _first_operator(broker))
+
+
+def _ensure_pools(broker: Broker, options: InitOptions) -> list[IPv6Network]:
+    wanted = list(options.pools)
+    if not wanted and options.sixtofour is not None:
+        wanted.append(str(options.sixtofour.prefix))
+    have = broker.pools(options.community)
+    for text in wanted:
+        if prefixes.parse_prefix(text) not in have:
+            broker.add_pool(options.community, text)
+    pools = broker.pools(options.community)
+    if not pools:
+        raise Net6Error(
+            f"Community {options.community!r} has no prefix pool; pass --pool "
+            "2001:db8:100::/48 (your delegated prefix) or --sixtofour-local."
+        )
+    return pools
+
+
+def _link_prefix(options: InitOptions, pools: list[IPv6Network]) -> IPv6Network:
+    """The server's own /64 on the tunnel: given, or the first /64 of a pool."""
+    if options.link_prefix is not None:
+        return prefixes.parse_prefix(options.link_prefix)
+    return next(pools[0].subnets(new_prefix=64))
+
+
+def _keypair(directory: Path, name: str) -> tinc.KeyPair:
+    """Keep an existing key on re-init, so gateways' copies stay valid."""
+    private = directory / "tinc" / "rsa_key.priv"
+    host = directory / "tinc" / "hosts" / name
+    if private.exists() and host.exists():
+        public = tinc.parse_host_file(name, host.read_text()).public_key
+        return tinc.KeyPair(private_pem=private.read_text(), public_pem=public)
+    return tinc.generate_keypair()
+
+
+def _first_operator(broker: Broker) -> str | None:
+    if broker.has_operators():
+        return None
+    return broker.add_operator("admin")

@@ -1,0 +1,534 @@
+"""The broker's state: pools, servers, gateways, invitations and operators.
+
+All writes go through :class:`Broker`, which hands out plain dataclasses so
+that callers never hold a live ORM session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from ipaddress import IPv6Network
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from meshforge.errors import InvitationError, Net6Error, NotFound
+from meshforge.net6 import prefixes, tokens
+from meshforge.net6.babel import new_hmac_key
+from meshforge.net6.models import (
+    Assignment,
+    Base,
+    Gateway,
+    Invitation,
+    Operator,
+    Pool,
+    Server,
+    Setting,
+    utcnow,
+)
+from meshforge.net6.settings import Net6Settings
+from meshforge.net6.tinc import check_name, parse_host_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GatewayView:
+    name: str
+    community: str
+    subnet: str
+    public_key: str
+    address: str | None
+    port: int | None
+    lan: str | None
+    babeld_version: str | None
+    created_at: datetime
+    last_seen: datetime | None
+    last_status: dict[str, Any] | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ServerView:
+    name: str
+    community: str
+    host_file: str
+    link_prefix: str | None
+
+
+@dataclass(frozen=True)
+class Invite:
+    name: str
+    size: int
+    community: str
+    token: str  # shown once; only its hash is stored
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    gateway: GatewayView
+    token: str  # the gateway's own credential, shown once
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return create_engine(url, connect_args={"check_same_thread": False})
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Broker:
+    def __init__(self, settings: Net6Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.effective_database_url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # --- mesh-wide settings ----------------------------------------------
+
+    def hmac_key(self) -> str:
+        """The mesh's babeld key, made on first use."""
+        with self.session() as session:
+            row = session.get(Setting, "babeld_hmac_key")
+            if row is None:
+                row = Setting(key="babeld_hmac_key", value=new_hmac_key())
+                session.add(row)
+            return row.value
+
+    def set_hmac_key(self, key: str) -> None:
+        with self.session() as session:
+            session.merge(Setting(key="babeld_hmac_key", value=key))
+
+    # --- pools -----------------------------------------------------------
+
+    def add_pool(self, community: str, prefix: str) -> IPv6Network:
+        net = prefixes.parse_prefix(prefix)
+        if net.prefixlen > prefixes.MAX_PREFIXLEN:
+            raise Net6Error(f"A pool of {net} cannot hold even one /64.")
+        with self.session() as session:
+            for other in session.scalars(select(Pool)):
+                if prefixes.parse_prefix(other.prefix).overlaps(net):
+                    raise Net6Error(
+                        f"Pool {net} overlaps pool {other.prefix} of community "
+                        f"{other.community!r}; pools must be disjoint."
+                    )
+            session.add(Pool(community=community, prefix=str(net)))
+        log.info("pool %s added to community %s", net, community)
+        return net
+
+    def pools(self, community: str | None = None) -> list[IPv6Network]:
+        with self.session() as session:
+            return [prefixes.parse_prefix(p.prefix) for p in _pools(session, community)]
+
+    def communities(self) -> list[str]:
+        with self.session() as session:
+            query = select(Pool.community).distinct().order_by(Pool.community)
+            return list(session.scalars(query))
+
+    def assignments(self) -> list[tuple[str, str, datetime | None]]:
+        """(prefix, holder, hold_until) of every taken prefix."""
+        with self.session() as session:
+            rows = session.scalars(select(Assignment).order_by(Assignment.prefix))
+            return [(row.prefix, row.holder, row.hold_until) for row in rows]
+
+    def reserve(self, community: str, prefix: str, holder: str) -> IPv6Network:
+        """Record an existing assignment, checking that it is free."""
+        net = prefixes.parse_prefix(prefix)
+        with self.session() as session:
+            _reserve(session, community, net, holder)
+        return net
+
+    def release(self, prefix: str) -> None:
+        """Free a prefix now; refused while a live gateway still holds it."""
+        net = str(prefixes.parse_prefix(prefix))
+        with self.session() as session:
+            row = session.scalar(select(Assignment).where(Assignment.prefix == net))
+            if row is None:
+                raise NotFound(f"{net} is not assigned; nothing to release.")
+            if _live_gateway(session, row.holder, net) is not None:
+                raise Net6Error(
+                    f"{net} still belongs to gateway {row.holder!r}; revoke the "
+                    "gateway first with `meshforge net6 revoke`."
+                )
+            session.delete(row)
+        log.info("released %s", net)
+
+    def purge_holds(self, now: datetime | None = None) -> int:
+        """Free the subnets of revoked gateways whose grace period is over."""
+        moment = now or utcnow()
+        with self.session() as session:
+            result = session.execute(
+                delete(Assignment).where(Assignment.hold_until < moment)
+            )
+            freed: int = getattr(result, "rowcount", 0)
+        if freed:
+            log.info("freed %d subnet(s) after their grace period", freed)
+        return freed
+
+    # --- servers -----------------------------------------------------------
+
+    def register_server(
+        self, name: str, community: str, host_file: str, link_prefix: str | None
+    ) -> ServerView:
+        parse_host_file(name, host_file)
+        with self.session() as session:
+            row = session.scalar(select(Server).where(Server.name == name))
+            if row is None:
+                row = Server(name=name, community=community)
+                session.add(row)
+                if link_prefix is not None:
+                    _reserve(
+                        session, community, prefixes.parse_prefix(link_prefix), name
+                    )
+            row.host_file = host_file
+            row.link_prefix = link_prefix
+            return _server_view(row)
+
+    def servers(self) -> list[ServerView]:
+        with self.session() as session:
+            return [_server_view(row) for row in session.scalars(select(Server))]
+
+    # --- operators ---------------------------------------------------------
+
+    def add_operator(self, name: str) -> str:
+        token = tokens.new_token()
+        with self.session() as session:
+            row = session.scalar(select(Operator).where(Operator.name == name))
+            if row is None:
+                session.add(Operator(name=name, token_hash=tokens.hash_token(token)))
+            else:
+                row.token_hash = tokens.hash_token(token)
+        return token
+
+    def has_operators(self) -> bool:
+        with self.session() as session:
+            return session.scalar(select(Operator.id).limit(1)) is not None
+
+    def operator_for(self, token: str) -> str | None:
+        digest = tokens.hash_token(token)
+        with self.session() as session:
+            row = session.scalar(select(Operator).where(Operator.token_hash == digest))
+            return row.name if row is not None else None
+
+    # --- invitations ---------------------------------------------------------
+
+    def invite(
+        self, name: str, size: int, community: str, expires_in: timedelta
+    ) -> Invite:
+        check_name(name)
+        prefixes.parse_size(size)
+        token = tokens.new_token()
+        expires_at = utcnow() + expires_in
+        with self.session() as session:
+            if not _pools(session, community):
+                raise Net6Error(
+                    f"Community {community!r} has no prefix pool; add one with "
+                    "`meshforge net6 pool add` before inviting gateways."
+                )
+            if _live_gateway(session, name) is not None:
+                raise Net6Error(
+                    f"A gateway named {name!r} is already in the mesh; pick "
+                    "another name or revoke the old one first."
+                )
+            session.add(
+                Invitation(
+                    name=name,
+                    community=community,
+                    size=size,
+                    token_hash=tokens.hash_token(token),
+                    expires_at=expires_at,
+                )
+            )
+        log.info("invitation for %s (/%d) expires in %s", name, size, expires_in)
+        return Invite(name, size, community, token, expires_at)
+
+    def redeem(
+        self,
+        token: str,
+        public_key: str,
+        address: str | None = None,
+        port: int | None = None,
+        lan: str | None = None,
+        babeld_version: str | None = None,
+    ) -> Redeemed:
+        """Use an invitation once: make the gateway and delegate its subnet."""
+        self.purge_holds()
+        gateway_token = tokens.new_token()
+        with self.session() as session:
+            invitation = _claim(session, tokens.hash_token(token))
+            subnet = _allocate(session, invitation.community, invitation.size)
+            _drop_revoked(session, invitation.name)
+            row = Gateway(
+                name=invitation.name,
+                community=invitation.community,
+                public_key=_checked_key(invitation.name, public_key),
+                address=address,
+                port=port,
+                lan=lan,
+                subnet=str(subnet),
+                token_hash=tokens.hash_token(gateway_token),
+                babeld_version=babeld_version,
+            )
+            session.add(row)
+            session.add(
+                Assignment(
+                    prefix=str(subnet),
+                    pool_id=_pool_id(session, subnet),
+                    holder=invitation.name,
+                )
+            )
+            session.flush()
+            view = _gateway_view(row)
+        log.info("gateway %s joined with %s", view.name, view.subnet)
+        return Redeemed(gateway=view, token=gateway_token)
+
+    # --- gateways ------------------------------------------------------------
+
+    def gateway_for(self, token: str) -> GatewayView:
+        digest = tokens.hash_token(token)
+        with self.session() as session:
+            row = session.scalar(select(Gateway).where(Gateway.token_hash == digest))
+            if row is None or row.revoked_at is not None:
+                raise InvitationError(
+                    "This gateway credential is unknown or was revoked; ask the "
+                    "operator for a new invitation."
+                )
+            return _gateway_view(row)
+
+    def gateways(self, include_revoked: bool = False) -> list[GatewayView]:
+        with self.session() as session:
+            query = select(Gateway).order_by(Gateway.name)
+            if not include_revoked:
+                query = query.where(Gateway.revoked_at.is_(None))
+            return [_gateway_view(row) for row in session.scalars(query)]
+
+    def report_status(self, name: str, status: dict[str, Any]) -> None:
+        with self.session() as session:
+            session.execute(
+                update(Gateway)
+                .where(Gateway.name == name, Gateway.revoked_at.is_(None))
+                .values(last_seen=utcnow(), last_status=status)
+            )
+
+    def revoke(self, name: str) -> GatewayView:
+        """Drop a gateway from every bundle; hold its subnet for the grace."""
+        now = utcnow()
+        with self.session() as session:
+            row = _live_gateway(session, name)
+            if row is None:
+                raise NotFound(f"No gateway named {name!r} is in the mesh.")
+            row.revoked_at = now
+            row.token_hash = None
+            hold = now + timedelta(seconds=self.settings.release_grace_s)
+            session.execute(
+                update(Assignment)
+                .where(Assignment.prefix == row.subnet)
+                .values(hold_until=hold)
+            )
+            view = _gateway_view(row)
+        log.info("gateway %s revoked; %s held until grace ends", name, view.subnet)
+        self.purge_holds()
+        return view
+
+    def issue_gateway_token(self, name: str) -> str:
+        """A new credential for a gateway, e.g. one imported from tinc files."""
+        token = tokens.new_token()
+        with self.session() as session:
+            row = _live_gateway(session, name)
+            if row is None:
+                raise NotFound(f"No gateway named {name!r} is in the mesh.")
+            row.token_hash = tokens.hash_token(token)
+        return token
+
+    def import_host_file(self, community: str, name: str, text: str) -> GatewayView:
+        """Adopt a gateway of an older tinc 1.0 setup from its host file."""
+        host = parse_host_file(name, text)
+        with self.session() as session:
+            pools = [
+                prefixes.parse_prefix(p.prefix) for p in _pools(session, community)
+            ]
+            subnet = _subnet_in_pools(host.subnets, pools, name)
+            existing = session.scalar(
+                select(Assignment).where(Assignment.prefix == str(subnet))
+            )
+            if existing is None:
+                _reserve(session, community, subnet, name)
+            elif existing.holder != name:
+                raise Net6Error(
+                    f"{subnet} of host file {name!r} is already held by "
+                    f"{existing.holder!r}; fix one of the two first."
+                )
+            address, port = _first_address(host.addresses, host.port)
+            row = Gateway(
+                name=name,
+                community=community,
+                public_key=host.public_key,
+                address=address,
+                port=port,
+                subnet=str(subnet),
+                token_hash=None,
+            )
+            session.add(row)
+            session.flush()
+            return _gateway_view(row)
+
+
+def _pools(session: Session, community: str | None) -> list[Pool]:
+    query = select(Pool).order_by(Pool.id)
+    if community is not None:
+        query = query.where(Pool.community == community)
+    # FOR UPDATE serialises allocations on PostgreSQL; SQLite has one writer.
+    return list(session.scalars(query.with_for_update()))
+
+
+def _taken(session: Session) -> list[IPv6Network]:
+    return [
+        prefixes.parse_prefix(p) for p in session.scalars(select(Assignment.prefix))
+    ]
+
+
+def _allocate(session: Session, community: str, size: int) -> IPv6Network:
+    pools = [prefixes.parse_prefix(p.prefix) for p in _pools(session, community)]
+    return prefixes.allocate(pools, size, _taken(session))
+
+
+def _reserve(session: Session, community: str, net: IPv6Network, holder: str) -> None:
+    pools = [prefixes.parse_prefix(p.prefix) for p in _pools(session, community)]
+    prefixes.check_within(pools, net)
+    for taken in _taken(session):
+        if taken.overlaps(net):
+            raise Net6Error(
+                f"{net} overlaps {taken}, which is already assigned; import "
+                "each prefix once."
+            )
+    session.add(
+        Assignment(prefix=str(net), pool_id=_pool_id(session, net), holder=holder)
+    )
+
+
+def _pool_id(session: Session, net: IPv6Network) -> int:
+    for pool in session.scalars(select(Pool)):
+        if net.subnet_of(prefixes.parse_prefix(pool.prefix)):
+            return pool.id
+    raise Net6Error(f"{net} lies in no pool.")
+
+
+def _claim(session: Session, digest: str) -> Invitation:
+    """Mark an invitation used, atomically: a second redeemer updates 0 rows."""
+    now = utcnow()
+    result = session.execute(
+        update(Invitation)
+        .where(
+            Invitation.token_hash == digest,
+            Invitation.used_at.is_(None),
+            Invitation.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    row = session.scalar(select(Invitation).where(Invitation.token_hash == digest))
+    if getattr(result, "rowcount", 0) == 1 and row is not None:
+        return row
+    raise InvitationError(_refusal(row))
+
+
+def _refusal(row: Invitation | None) -> str:
+    if row is None:
+        return "This invitation token is not known; check that it was copied whole."
+    if row.used_at is not None:
+        return (
+            f"The invitation for {row.name!r} was already used; invitations work "
+            "once. Ask the operator for a new one."
+        )
+    expired = f"{row.expires_at:%Y-%m-%d %H:%M}"
+    return (
+        f"The invitation for {row.name!r} expired at {expired} UTC; ask the "
+        "operator for a new one."
+    )
+
+
+def _live_gateway(
+    session: Session, name: str, subnet: str | None = None
+) -> Gateway | None:
+    query = select(Gateway).where(Gateway.name == name, Gateway.revoked_at.is_(None))
+    if subnet is not None:
+        query = query.where(Gateway.subnet == subnet)
+    return session.scalar(query)
+
+
+def _drop_revoked(session: Session, name: str) -> None:
+    """A name comes free for a new gateway once its old holder is revoked."""
+    if _live_gateway(session, name) is not None:
+        raise InvitationError(
+            f"Gateway {name!r} already joined; revoke it before inviting again."
+        )
+    session.execute(delete(Gateway).where(Gateway.name == name))
+
+
+def _checked_key(name: str, public_key: str) -> str:
+    parse_host_file(name, public_key)
+    return public_key.strip()
+
+
+def _subnet_in_pools(
+    subnets: list[str], pools: list[IPv6Network], name: str
+) -> IPv6Network:
+    for text in subnets:
+        try:
+            net = IPv6Network(text, strict=True)
+        except ValueError:
+            continue
+        if any(net.subnet_of(pool) for pool in pools):
+            return net
+    raise Net6Error(
+        f"Host file {name!r} has no IPv6 Subnet inside this community's pools "
+        f"({', '.join(map(str, pools)) or 'none'}); add the pool first."
+    )
+
+
+def _first_address(
+    addresses: list[str], port: int | None
+) -> tuple[str | None, int | None]:
+    if not addresses:
+        return None, None
+    host, _, given = addresses[0].partition(" ")
+    return host, int(given) if given.strip().isdigit() else port
+
+
+def _gateway_view(row: Gateway) -> GatewayView:
+    return GatewayView(
+        name=row.name,
+        community=row.community,
+        subnet=row.subnet,
+        public_key=row.public_key,
+        address=row.address,
+        port=row.port,
+        lan=row.lan,
+        babeld_version=row.babeld_version,
+        created_at=row.created_at,
+        last_seen=row.last_seen,
+        last_status=row.last_status,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _server_view(row: Server) -> ServerView:
+    return ServerView(
+        name=row.name,
+        community=row.community,
+        host_file=row.host_file,
+        link_prefix=row.link_prefix,
+    )
