@@ -1,0 +1,9 @@
+"""Build states and the lifetime of each outcome."""
+
+from __future__ import annotations
+
+QUEUED = "queued"
+STARTED = "started"
+DONE = "done"
+FAILED = "failed"
+ACTIVE = (QUEUED, STARTED)

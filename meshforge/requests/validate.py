@@ -1,0 +1,157 @@
+"""Checks a build request against policy and the synced upstream metadata.
+
+The cheap checks (``normalise``) run on every request because the hash needs
+the resolved profile; the package checks run only when no build is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meshforge.config import Settings
+from meshforge.errors import BadRequest, IndexMissing, UnprocessableRequest
+from meshforge.requests.hashing import NormalisedRequest
+from meshforge.requests.model import BuildRequest
+from meshforge.upstream.catalog import Catalog, TargetMeta
+from meshforge.upstream.releases import branch_of, is_unversioned, known_branches
+
+
+@dataclass(frozen=True)
+class Checked:
+    request: NormalisedRequest
+    meta: TargetMeta
+
+
+def _check_policy(request: BuildRequest, settings: Settings) -> None:
+    if request.defaults and not settings.allow_defaults:
+        raise BadRequest(
+            "Handling `defaults` not enabled on server: this server does not put "
+            "first-boot scripts into images. Send the request without `defaults`."
+        )
+    if request.defaults and len(request.defaults) > settings.max_defaults_length:
+        raise UnprocessableRequest(
+            f"The `defaults` script has {len(request.defaults)} characters; this "
+            f"server accepts at most {settings.max_defaults_length}. Shorten it."
+        )
+    limit = settings.max_custom_rootfs_size_mb
+    if request.rootfs_size_mb is not None and request.rootfs_size_mb > limit:
+        raise UnprocessableRequest(
+            f"rootfs_size_mb {request.rootfs_size_mb} is above this server's limit "
+            f"of {limit} MB. Ask for {limit} or less."
+        )
+    for url in request.repositories.values():
+        if not any(
+            url.startswith(allowed) for allowed in settings.repository_allow_list
+        ):
+            raise BadRequest(
+                f"Repository not allowed: {url}. This server only builds with "
+                "repositories from its allow list (repository_allow_list in "
+                "/json/v1/overview.json)."
+            )
+
+
+def _check_release(request: BuildRequest, catalog: Catalog) -> None:
+    if request.distro != "openwrt":
+        raise BadRequest(
+            f"Unsupported distro: {request.distro}. This server builds `openwrt` "
+            "images only."
+        )
+    branch = branch_of(request.version)
+    enabled = {b.name for b in known_branches() if b.enabled}
+    if branch not in enabled:
+        raise BadRequest(
+            f"Unsupported branch: {branch}. Supported branches are "
+            f"{', '.join(sorted(enabled))}; see /json/v1/overview.json."
+        )
+    releases = catalog.releases()
+    if request.version not in releases:
+        catalog.forget_releases()
+        releases = catalog.releases()
+    if request.version not in releases:
+        offered = ", ".join(sorted(v for v in releases if branch_of(v) == branch))
+        raise BadRequest(
+            f"Unsupported version: {request.version}. Versions of branch {branch} "
+            f"on this server: {offered or 'none'}."
+        )
+
+
+def _target_meta(request: BuildRequest, catalog: Catalog) -> TargetMeta:
+    meta = catalog.target(request.version, request.target)
+    if meta is None:
+        targets = sorted(catalog.releases()[request.version].targets)
+        raise BadRequest(
+            f"Unsupported target: {request.target}. {request.version} has "
+            f"{len(targets)} targets on this server, e.g. "
+            f"{', '.join(targets[:8]) or 'none'}; see "
+            f"/json/v1/{_path(request.version)}/.targets.json upstream."
+        )
+    return meta
+
+
+def _path(version: str) -> str:
+    return "snapshots" if version == "SNAPSHOT" else f"releases/{version}"
+
+
+def _profile(request: BuildRequest, meta: TargetMeta) -> str:
+    profile = meta.resolve_profile(request.profile)
+    if profile is None:
+        examples = ", ".join(sorted(meta.profiles.get("profiles", {}))[:8])
+        raise BadRequest(
+            f"Unsupported profile: {request.profile}. It is neither a profile id "
+            f"nor a supported device of {request.target} in {request.version}; "
+            f"profiles include {examples}."
+        )
+    return profile
+
+
+def normalise(request: BuildRequest, catalog: Catalog, settings: Settings) -> Checked:
+    _check_policy(request, settings)
+    _check_release(request, catalog)
+    meta = _target_meta(request, catalog)
+    profile = _profile(request, meta)
+    revision = meta.version_code if is_unversioned(request.version) else ""
+    normalised = NormalisedRequest(
+        distro=request.distro,
+        version=request.version,
+        version_code=request.version_code,
+        revision=revision,
+        target=request.target,
+        profile=profile,
+        packages=tuple(sorted(set(request.package_names))),
+        packages_versions=tuple(sorted(request.packages_versions.items())),
+        diff_packages=request.diff_packages,
+        defaults=request.defaults or "",
+        rootfs_size_mb=request.rootfs_size_mb,
+        filesystem=request.filesystem or "",
+        repositories=tuple(sorted(request.repositories.items())),
+        repositories_mode=request.repositories_mode,
+        repository_keys=tuple(sorted(request.repository_keys)),
+    )
+    return Checked(normalised, meta)
+
+
+def check_buildable(checked: Checked, catalog: Catalog) -> None:
+    """Refuse what no builder could build: a missing index, unknown packages."""
+    meta, request = checked.meta, checked.request
+    if meta.index_state != "ok":
+        raise IndexMissing(meta.index_state)
+    if (
+        request.version_code
+        and meta.version_code
+        and (request.version_code != meta.version_code)
+    ):
+        raise BadRequest(
+            f"Received version_code {request.version_code}, but {request.version} "
+            f"{request.target} is now at {meta.version_code}. Ask again with the "
+            "current version_code (from /api/v1/revision) or without one."
+        )
+    available = catalog.packages(meta)
+    wanted = [p.removeprefix("-") for p in request.packages]
+    missing = sorted({name for name in wanted if name not in available})
+    if missing:
+        raise UnprocessableRequest(
+            f"Unknown package{'s' if len(missing) > 1 else ''} for "
+            f"{request.version} {request.target}: {', '.join(missing)}. Check the "
+            "spelling, or remove them from the request.",
+            missing=missing,
+        )
