@@ -1,10 +1,240 @@
-"""Command group of the net6 domain."""
+"""``meshforge net6``: the LibreNet6 broker (server side) and ``gateway`` agent."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import TextIO
+
 import click
+
+from meshforge.errors import Net6Error
+from meshforge.net6 import overview, prefixes, sixtofour, tokens
+from meshforge.net6.gateway_cli import gateway
+from meshforge.net6.settings import Net6Settings
+from meshforge.net6.store import Broker
+
+
+def _broker() -> Broker:
+    broker = Broker(Net6Settings())
+    broker.create_schema()
+    return broker
 
 
 @click.group()
 def group() -> None:
-    """TODO: filled in by the net6 domain."""
+    """LibreNet6: IPv6 for NATed community gateways over a tinc mesh."""
+
+
+group.add_command(gateway)
+
+
+@group.command()
+@click.option("--name", required=True, help="tinc node name of this server.")
+@click.option("--address", required=True, help="Public IPv4 or host name.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for tinc/ and babeld.conf (e.g. /etc/tinc/librenet6).",
+)
+@click.option("--community", default="default", show_default=True)
+@click.option("--port", default=655, show_default=True, help="tinc port.")
+@click.option("--pool", "pools", multiple=True, help="Prefix to delegate from.")
+@click.option("--link-prefix", help="This server's /64 on the tunnel.")
+@click.option(
+    "--default-route/--no-default-route",
+    default=False,
+    help="Announce ::/0 (this server has an IPv6 uplink).",
+)
+@click.option("--sixtofour-local", help="Public IPv4 for a 6to4/sit uplink.")
+@click.option("--sixtofour-relay", help="IPv4 of the 6to4 relay to route via.")
+def init(
+    name: str,
+    address: str,
+    directory: Path,
+    community: str,
+    port: int,
+    pools: tuple[str, ...],
+    link_prefix: str | None,
+    default_route: bool,
+    sixtofour_local: str | None,
+    sixtofour_relay: str | None,
+) -> None:
+    """Create this server's tinc node, babeld config and prefix pools."""
+    from meshforge.net6.server import InitOptions, init_server
+
+    uplink = None
+    if sixtofour_local or sixtofour_relay:
+        if not (sixtofour_local and sixtofour_relay):
+            raise Net6Error("Give both --sixtofour-local and --sixtofour-relay.")
+        uplink = sixtofour.plan(sixtofour_local, sixtofour_relay)
+    options = InitOptions(
+        name=name,
+        community=community,
+        address=address,
+        directory=directory,
+        port=port,
+        pools=list(pools),
+        link_prefix=link_prefix,
+        default_route=default_route or uplink is not None,
+        sixtofour=uplink,
+    )
+    result = init_server(_broker(), options)
+    click.echo(
+        f"Server {name}: link {result.link_prefix}, pools "
+        f"{', '.join(map(str, result.pools))}"
+    )
+    click.echo(f"Wrote {len(result.written)} files under {directory}.")
+    if uplink is not None:
+        click.echo(f"6to4 uplink: run {directory}/uplink-6to4.sh ({uplink.prefix}).")
+    click.echo("Start the node with:")
+    click.echo(f"  tincd -c {directory}/tinc")
+    click.echo(f"  babeld -D -c {directory}/babeld.conf")
+    if result.operator_token:
+        click.echo(
+            f"Operator token for the admin page (shown once): {result.operator_token}"
+        )
+
+
+@group.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8600, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Run the broker's HTTP API and admin page (put TLS in front of it)."""
+    import uvicorn
+
+    from meshforge.net6.api import create_app
+
+    uvicorn.run(create_app(Net6Settings()), host=host, port=port, proxy_headers=True)
+
+
+@group.command()
+@click.argument("name")
+@click.option("--size", default="/56", show_default=True)
+@click.option("--expires", default="1d", show_default=True)
+@click.option("--community")
+@click.option(
+    "--url", help="Public base URL of the broker (or MESHFORGE_NET6_PUBLIC_URL)."
+)
+def invite(
+    name: str, size: str, expires: str, community: str | None, url: str | None
+) -> None:
+    """Make a one-use invitation for gateway NAME."""
+    broker = _broker()
+    base = url or broker.settings.public_url
+    if not base:
+        raise Net6Error(
+            "Give the broker's public URL with --url https://… so the "
+            "invitation can name it."
+        )
+    made = broker.invite(
+        name,
+        prefixes.parse_size(size),
+        overview.pick_community(broker, community),
+        tokens.parse_duration(expires),
+    )
+    click.echo(f"{base.rstrip('/')}/join/{made.token}")
+    click.echo(f"Valid once until {made.expires_at:%Y-%m-%d %H:%M} UTC.", err=True)
+
+
+@group.command()
+@click.argument("name")
+def revoke(name: str) -> None:
+    """Remove gateway NAME from the mesh; its subnet is freed after the grace."""
+    gw = _broker().revoke(name)
+    click.echo(f"Revoked {gw.name}; {gw.subnet} is held for the grace period.")
+
+
+@group.command("gateways")
+@click.option("--json", "as_json", is_flag=True)
+def list_gateways(as_json: bool) -> None:
+    """List gateways, their subnets, state and outage risk."""
+    rows = overview.gateway_overview(_broker())
+    if as_json:
+        click.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
+        return
+    for row in rows:
+        seen = f"{row.last_seen:%Y-%m-%d %H:%M}" if row.last_seen else "never"
+        click.echo(f"{row.name:20} {row.subnet:24} {row.state:10} seen {seen}")
+        if row.warning:
+            click.echo(f"  warning: {row.warning}")
+
+
+@group.command("gateway-token")
+@click.argument("name")
+def gateway_token(name: str) -> None:
+    """Issue a credential for an imported gateway (for gateway.json)."""
+    click.echo(_broker().issue_gateway_token(name))
+
+
+@group.group()
+def operator() -> None:
+    """Operator tokens for the admin page and API."""
+
+
+@operator.command("add")
+@click.argument("name")
+def operator_add(name: str) -> None:
+    """Create (or replace) operator NAME's token and print it once."""
+    click.echo(_broker().add_operator(name))
+
+
+@group.group()
+def pool() -> None:
+    """Prefix pools and assignments."""
+
+
+@pool.command("add")
+@click.argument("prefix")
+@click.option("--community", default="default", show_default=True)
+def pool_add(prefix: str, community: str) -> None:
+    click.echo(f"Added {_broker().add_pool(community, prefix)} to {community}.")
+
+
+@pool.command("list")
+def pool_list() -> None:
+    broker = _broker()
+    for community in broker.communities():
+        click.echo(f"{community}: {', '.join(map(str, broker.pools(community)))}")
+    for prefix, holder, hold_until in broker.assignments():
+        held = f" (held until {hold_until:%Y-%m-%d %H:%M})" if hold_until else ""
+        click.echo(f"  {prefix:24} {holder}{held}")
+
+
+@pool.command("release")
+@click.argument("prefix")
+def pool_release(prefix: str) -> None:
+    """Free PREFIX now (its gateway must be revoked already)."""
+    _broker().release(prefix)
+    click.echo(f"Released {prefix}.")
+
+
+@pool.command("import")
+@click.argument("listing", type=click.File())
+@click.option("--community", default="default", show_default=True)
+def pool_import(listing: TextIO, community: str) -> None:
+    """Import existing assignments, one `NAME PREFIX` per line."""
+    broker = _broker()
+    count = 0
+    for number, line in enumerate(listing, 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise Net6Error(f"Line {number}: expected `NAME PREFIX`, got {line!r}.")
+        broker.reserve(community, fields[1], fields[0])
+        count += 1
+    click.echo(f"Imported {count} assignment(s).")
+
+
+@group.command("import-hosts")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--community", default="default", show_default=True)
+def import_hosts(files: tuple[Path, ...], community: str) -> None:
+    """Adopt gateways of an old tinc 1.0 setup from their host files."""
+    broker = _broker()
+    for path in files:
+        gw = broker.import_host_file(community, path.name, path.read_text())
+        click.echo(f"Imported {gw.name} with {gw.subnet}.")

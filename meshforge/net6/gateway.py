@@ -1,0 +1,206 @@
+"""The gateway side: join with an invitation, fetch updates, report, leave.
+
+A gateway's folder holds ``tinc/``, ``babeld.conf`` and ``gateway.json`` (the
+broker URL and this gateway's credential, mode 0600).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from dataclasses import dataclass
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from meshforge.errors import InvitationError, Net6Error
+from meshforge.net6 import daemons, layout, tinc
+from meshforge.net6.schemas import BundleOut, JoinRequest, JoinResponse, StatusReport
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "gateway.json"
+HTTP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class JoinOptions:
+    url: str
+    directory: Path
+    address: str | None = None
+    port: int | None = None
+    lan: str = "br-lan"
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class Invitation:
+    base_url: str
+    token: str
+
+
+@dataclass
+class GatewayState:
+    broker: str
+    token: str
+    bundle: BundleOut
+
+    def save(self, directory: Path) -> None:
+        data = {
+            "broker": self.broker,
+            "token": self.token,
+            "bundle": self.bundle.model_dump(),
+        }
+        layout.write_tree(directory, {STATE_FILE: json.dumps(data, indent=2)})
+
+    @classmethod
+    def load(cls, directory: Path) -> GatewayState:
+        path = directory / STATE_FILE
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise Net6Error(
+                f"{path} does not exist: this folder has not joined a mesh. "
+                "Run `meshforge net6 gateway join URL --dir FOLDER` first."
+            ) from exc
+        return cls(data["broker"], data["token"], BundleOut(**data["bundle"]))
+
+
+def parse_invitation(url: str, insecure: bool = False) -> Invitation:
+    """Split ``https://broker/join/<token>``; plain http only when allowed."""
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    if (
+        parts.scheme not in ("http", "https")
+        or len(segments) < 2
+        or segments[-2] != "join"
+    ):
+        raise InvitationError(
+            f"{url!r} is not an invitation URL; it looks like "
+            "https://broker.example.org/join/<token>."
+        )
+    if parts.scheme == "http" and not (insecure or _loopback(parts.hostname)):
+        raise InvitationError(
+            "The invitation URL uses plain http, which would send the token and "
+            "keys unprotected. Use the https URL of the broker, or pass "
+            "--insecure on a network you trust."
+        )
+    prefix = "/".join(segments[:-2])
+    base = f"{parts.scheme}://{parts.netloc}" + (f"/{prefix}" if prefix else "")
+    return Invitation(base_url=base, token=segments[-1])
+
+
+def _loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def join(options: JoinOptions) -> GatewayState:
+    invitation = parse_invitation(options.url, options.insecure)
+    keys = tinc.generate_keypair()
+    request = JoinRequest(
+        token=invitation.token,
+        public_key=keys.public_pem,
+        address=options.address,
+        port=options.port,
+        lan=options.lan,
+        babeld_version=babeld_version(),
+    )
+    body = _call(
+        "POST", f"{invitation.base_url}/api/v1/join", json=request.model_dump()
+    )
+    answer = JoinResponse(**body)
+    state = GatewayState(invitation.base_url, answer.gateway_token, answer.bundle)
+    layout.write_tree(options.directory, {"tinc/rsa_key.priv": keys.private_pem})
+    apply_bundle(options.directory, answer.bundle)
+    state.save(options.directory)
+    log.info("joined as %s with %s", answer.bundle.name, answer.bundle.subnet)
+    return state
+
+
+def apply_bundle(directory: Path, bundle: BundleOut) -> bool:
+    """Write a bundle; True when babeld.conf changed (babeld needs a restart)."""
+    babel_path = directory / "babeld.conf"
+    before = babel_path.read_text() if babel_path.exists() else None
+    layout.write_tree(directory, bundle.files)
+    keep = {Path(name).name for name in bundle.files if name.startswith("tinc/hosts/")}
+    removed = layout.remove_stale_hosts(directory, keep)
+    if removed:
+        log.info("removed host files of nodes no longer in the mesh: %s", removed)
+    return before != bundle.files.get("babeld.conf")
+
+
+def update(directory: Path) -> GatewayState:
+    """Fetch the current bundle, write it, and make the daemons pick it up."""
+    state = GatewayState.load(directory)
+    body = _call("GET", f"{state.broker}/api/v1/gateway/bundle", token=state.token)
+    state.bundle = BundleOut(**body)
+    babel_changed = apply_bundle(directory, state.bundle)
+    state.save(directory)
+    if daemons.reload_tincd(directory) and babel_changed:
+        daemons.restart_babeld(directory)
+    return state
+
+
+def report(state: GatewayState, status: StatusReport) -> dict[str, Any]:
+    return _call(
+        "POST",
+        f"{state.broker}/api/v1/gateway/status",
+        token=state.token,
+        json=status.model_dump(),
+    )
+
+
+def leave(directory: Path) -> list[str]:
+    """Tell the broker, stop the daemons, and remove this gateway's files."""
+    state = GatewayState.load(directory)
+    _call("POST", f"{state.broker}/api/v1/gateway/leave", token=state.token)
+    stopped = daemons.stop(directory)
+    for name in [*state.bundle.files, STATE_FILE, "tinc/rsa_key.priv"]:
+        (directory / name).unlink(missing_ok=True)
+    return stopped
+
+
+def babeld_version() -> str | None:
+    try:
+        done = subprocess.run(["babeld", "-V"], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (done.stdout or done.stderr).decode(errors="replace").strip()
+    return text.removeprefix("babeld-") or None
+
+
+def _call(
+    method: str, url: str, token: str | None = None, json: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.request(
+            method, url, json=json, headers=headers, timeout=HTTP_TIMEOUT_S
+        )
+    except httpx.HTTPError as exc:
+        raise Net6Error(
+            f"The broker at {url} could not be reached ({exc}); check the URL "
+            "and this gateway's IPv4 connectivity."
+        ) from exc
+    return _answer(url, response)
+
+
+def _answer(url: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        body: dict[str, Any] = response.json()
+    except ValueError:
+        body = {}
+    if response.is_success:
+        return body
+    detail = body.get("detail") or f"HTTP {response.status_code} from {url}"
+    error = InvitationError if response.status_code in (401, 403) else Net6Error
+    raise error(str(detail))
