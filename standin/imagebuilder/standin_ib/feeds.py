@@ -81,13 +81,13 @@ class Index:
     def named(self, name: str) -> list[Package]:
         """Packages with this exact name, newest version first."""
         found = list(self.by_name.get(name, []))
-        found.sort(key=_VersionKey, reverse=True)
+        found.sort(key=VersionKey, reverse=True)
         return found
 
     def providing(self, name: str) -> list[Package]:
         """Other packages that provide ``name``, by name then newest first."""
         found = [p for p in self.providers.get(name, []) if p.name != name]
-        found.sort(key=_VersionKey, reverse=True)
+        found.sort(key=VersionKey, reverse=True)
         found.sort(key=lambda p: p.name)
         return found
 
@@ -95,11 +95,11 @@ class Index:
         return bool(self.by_name.get(name) or self.providers.get(name))
 
 
-class _VersionKey:
+class VersionKey:
     def __init__(self, package: Package) -> None:
         self.version = package.version
 
-    def __lt__(self, other: _VersionKey) -> bool:
+    def __lt__(self, other: VersionKey) -> bool:
         return versions.compare(self.version, other.version) < 0
 
 

@@ -86,3 +86,16 @@ class Package:
 
     def provides_name(self, name: str) -> bool:
         return any(item.name == name for item in self.provides)
+
+    def meets(self, dep: Dependency) -> bool:
+        """Whether this package is ``dep`` or provides it in a fitting version.
+
+        A ``Provides`` without a version stands for the package's own version,
+        so ``libiwinfo (>= 2023.01.21)`` is met by ``libiwinfo20230701``.
+        """
+        if self.name == dep.name:
+            return dep.allows(self.version)
+        for item in self.provides:
+            if item.name == dep.name:
+                return dep.allows(item.version or self.version)
+        return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .feeds import Index
+from .feeds import Index, VersionKey
 from .packages import Dependency, Package
 
 
@@ -39,13 +39,10 @@ class Selection:
     def find(self, dep: Dependency) -> Package | None:
         """The installed package that meets ``dep``, if any."""
         chosen = self.packages.get(dep.name)
-        if chosen is not None and dep.allows(chosen.version):
+        if chosen is not None and chosen.meets(dep):
             return chosen
-        if dep.operator:
-            # opkg checks the version of a real name only, never of a Provides.
-            return None
         for package in self.packages.values():
-            if package.provides_name(dep.name):
+            if package.meets(dep):
                 return package
         return None
 
@@ -102,11 +99,16 @@ class Resolver:
 
     def _install_one(self, name: str, outcome: Outcome) -> None:
         dep = Dependency(name)
-        installed = outcome.selection.find(dep)
+        # A name asked for is installed under that name even when another
+        # package already provides it (opkg installs dnsmasq beside
+        # dnsmasq-full, which only Provides it).
+        installed = outcome.selection.packages.get(name)
+        if installed is None and not self.index.named(name):
+            installed = outcome.selection.find(dep)
         if installed is not None:
             outcome.selection.user.add(installed.name)
             return
-        package = self.pick(dep)
+        package = self.pick_requested(name)
         if package is None:
             outcome.unknown.append(name)
             return
@@ -120,15 +122,33 @@ class Resolver:
             trial.user.add(package.name)
             outcome.selection = trial
 
-    def pick(self, dep: Dependency) -> Package | None:
-        """The package opkg would install for ``dep``: same name, else a provider."""
-        for package in self.index.named(dep.name):
-            if dep.allows(package.version):
-                return package
-        if dep.operator:
-            return None
-        providers = self.index.providing(dep.name)
+    def pick_requested(self, name: str) -> Package | None:
+        """What ``opkg install <name>`` installs: that name, else a provider.
+
+        Among providers opkg takes the first by name of the highest
+        architecture priority (the package arch before ``all``).
+        """
+        named = self.index.named(name)
+        if named:
+            return named[0]
+        providers = self.index.providing(name)
+        providers.sort(key=lambda p: p.architecture in ("all", "noarch"))
         return providers[0] if providers else None
+
+    def pick(self, dep: Dependency) -> Package | None:
+        """What opkg installs for a dependency nothing installed meets yet.
+
+        A package of that very name wins (``procd``, not ``procd-selinux``).
+        Otherwise opkg sorts the providers by name and version and keeps the
+        last that fits: a dependency on ``uci-firewall`` gets ``firewall4``.
+        """
+        for package in self.index.named(dep.name):
+            if package.meets(dep):
+                return package
+        fitting = [p for p in self.index.providing(dep.name) if p.meets(dep)]
+        fitting.sort(key=VersionKey)
+        fitting.sort(key=lambda p: p.name)
+        return fitting[-1] if fitting else None
 
     def _add(self, package: Package, trial: Selection) -> tuple[list[str], list[str]]:
         clashes = [c.name for c in package.conflicts if trial.satisfies(c)]
