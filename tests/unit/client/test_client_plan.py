@@ -1,0 +1,197 @@
+"""Package changes, upgrade plans and the request body each sample would send."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from meshforge import __version__
+from meshforge.client.device import read_device
+from meshforge.client.installed import read_installed
+from meshforge.client.plan import (
+    PackageChange,
+    Planner,
+    apply_renames,
+    build_request,
+    version_changes,
+)
+from meshforge.client.server import Server
+
+SAMPLES = Path(__file__).resolve().parents[3] / "data" / "upstream-samples"
+ROUTERS = SAMPLES / "routers"
+RPI = ROUTERS / "openwrt-19.07.1-rpi-3-model-b-plus"
+X86 = ROUTERS / "openwrt-23.05-SNAPSHOT-r23633-x86-64"
+
+
+UPSTREAM = "http://t/dl"
+X86_PROFILES = SAMPLES / "openwrt-23.05.4/targets/x86/64/profiles.json"
+RPI_PROFILES = SAMPLES / "openwrt-23.05.4/targets/bcm27xx/bcm2710/profiles.json"
+
+
+def test_renames_apply_only_after_the_running_revision(fake: Any) -> None:
+    changes = fake.overview()["branches"]["25.12"]["package_changes"]
+    user = {"firewall": "2019-1", "auc": "0.3.2-1", "opkg": "2020-1", "vim": "9-1"}
+    names, done = apply_renames(user, changes, since_revision=26000)
+    assert names == {
+        "firewall": "2019-1",
+        "owut": "0.3.2-1",
+        "apk-mbedtls": "2020-1",
+        "vim": "9-1",
+    }
+    assert [c.name for c in done] == ["auc", "opkg"]
+    names, done = apply_renames(user, changes, since_revision=10911)
+    assert "firewall4" in names and "kmod-nft-nat6" in names
+    assert PackageChange("add", "kmod-nft-nat6") in done
+
+
+def test_deletion_entries_remove_the_package() -> None:
+    names, done = apply_renames(
+        {"x": "1", "y": "2"}, [{"target": "x", "revision": 5}], 1
+    )
+    assert names == {"y": "2"}
+    assert done == [PackageChange("remove", "x", "1")]
+
+
+def test_version_changes_updates_and_removals(fake: Any) -> None:
+    wanted = {"a": "1-1", "b": "2-1", "gone": "3-1", "new": ""}
+    keep, changes = version_changes(wanted, {"a": "1-1", "b": "2-2", "new": "5-1"})
+    assert keep == {"a": "1-1", "b": "2-2", "new": "5-1"}
+    assert changes == [
+        PackageChange("update", "b", "2-1", "b", "2-2"),
+        PackageChange("remove", "gone", "3-1"),
+    ]
+    keep, changes = version_changes(wanted, None)
+    assert keep == dict.fromkeys(wanted, "") and changes == []
+
+
+def _x86_index() -> dict[str, Any]:
+    """GENERATED 23.05.4 index for the x86 sample's packages: one update, one gap."""
+    packages = dict(read_installed(X86).user)
+    packages["luci-ssl"] = "git-99.999.99999-test-1"
+    del packages["beep"]
+    return {"architecture": "x86_64", "packages": packages}
+
+
+def _x86_server(fake: Any) -> Server:
+    index = _x86_index()
+    routes: dict[str, Any] = {
+        "/json/v1/overview.json": fake.overview(UPSTREAM),
+        "/dl/releases/23.05.4/targets/x86/64/profiles.json": fake.load_json(
+            X86_PROFILES
+        ),
+        "/json/v1/releases/23.05.4/packages/x86_64-index.json": index,
+        "/json/v1/releases/23.05.4/targets/x86/64/index.json": {"packages": {}},
+    }
+    server: Server = fake.server(routes)
+    return server
+
+
+def test_x86_sample_plan_and_request_body(fake: Any) -> None:
+    device, installed = read_device(X86), read_installed(X86)
+    plan = Planner(_x86_server(fake)).plan_version(device, installed, "23.05.4")
+    assert (plan.profile, plan.version_code) == ("generic", "r24012-d8dd03c46f")
+    assert PackageChange("remove", "beep", installed.user["beep"]) in plan.changes
+    update = next(c for c in plan.changes if c.kind == "update")
+    assert (update.name, update.new_version) == ("luci-ssl", "git-99.999.99999-test-1")
+
+    body = build_request(plan, device)
+    assert body["client"] == f"meshforge/{__version__}"
+    assert body["target"] == "x86/64" and body["version"] == "23.05.4"
+    assert body["version_code"] == "r24012-d8dd03c46f"
+    assert body["diff_packages"] is True
+    assert "filesystem" not in body  # the sample has no rootfs information
+    versions = body["packages_versions"]
+    assert len(versions) == len(installed.user) - 1
+    assert versions["luci-ssl"] == "git-99.999.99999-test-1"
+    assert "packages" not in body
+
+
+def _rpi_server(fake: Any, index: dict[str, Any] | None) -> Server:
+    routes: dict[str, Any] = {
+        "/json/v1/overview.json": fake.overview(UPSTREAM),
+        "/dl/releases/23.05.6/targets/bcm27xx/bcm2710/profiles.json": fake.load_json(
+            RPI_PROFILES
+        ),
+    }
+    if index is not None:
+        routes["/json/v1/releases/23.05.6/packages/aarch64_cortex-a53-index.json"] = (
+            index
+        )
+        routes["/json/v1/releases/23.05.6/targets/bcm27xx/bcm2710/index.json"] = {}
+    server: Server = fake.server(routes)
+    return server
+
+
+def _rpi_on_bcm27xx() -> Any:
+    from dataclasses import replace
+
+    device = read_device(RPI)
+    # 19.07's brcm2708 became bcm27xx; the test moves the board to the new
+    # target name so that the served 23.05 branch applies.
+    return replace(device, release=replace(device.release, target="bcm27xx/bcm2710"))
+
+
+def test_rpi_sample_next_branch_without_index_sends_packages(fake: Any) -> None:
+    device, installed = _rpi_on_bcm27xx(), read_installed(RPI)
+    check = Planner(_rpi_server(fake, None)).check(device, installed)
+    assert check.same_branch is None  # 19.07 is not offered any more
+    plan = check.next_branch
+    assert plan is not None and plan.version == "23.05.6" and plan.upgrade
+    assert plan.profile == "rpi-3"
+    kinds = {(c.kind, c.name) for c in plan.changes}
+    assert ("rename", "firewall") in kinds and ("add", "kmod-nft-nat6") in kinds
+
+    body = build_request(plan, device)
+    assert body["profile"] == "rpi-3"
+    assert "packages_versions" not in body
+    assert len(body["packages"]) == len(installed.user) + 1
+    assert "firewall4" in body["packages"] and "firewall" not in body["packages"]
+    assert body["packages"] == sorted(body["packages"])
+
+
+def test_check_json_reports_current_and_offers(fake: Any) -> None:
+    device, installed = read_device(X86), read_installed(X86)
+    check = Planner(_x86_server(fake)).check(device, installed)
+    data = check.to_json()
+    assert data["current"]["version"] == "23.05-SNAPSHOT"
+    assert data["current"]["package_manager"] == "opkg"
+    assert len(data["current"]["user_packages"]) == len(installed.user)
+    # 23.05-SNAPSHOT's files are not served: profile falls back, code unknown.
+    assert data["same_branch"]["version"] == "23.05-SNAPSHOT"
+    assert data["same_branch"]["version_code"] == ""
+    assert data["same_branch"]["upgrade"] is False
+    assert data["next_branch"]["version"] == "24.10.5"
+    assert data["upgrade_available"] is True
+
+
+def test_profiles_fall_back_to_the_server_profile_json(fake: Any) -> None:
+    routes: dict[str, Any] = {
+        "/json/v1/overview.json": fake.overview(UPSTREAM),
+        "/json/v1/releases/24.10.5/targets/x86/64/generic.json": {
+            "id": "generic",
+            "version_code": "r29087-d9c5716d1d",
+        },
+    }
+    server = fake.server(routes)
+    plan = Planner(server).plan_version(
+        read_device(X86), read_installed(X86), "24.10.5"
+    )
+    assert (plan.profile, plan.version_code) == ("generic", "r29087-d9c5716d1d")
+    assert plan.upgrade is True
+
+
+def test_upstream_override_is_used(fake: Any) -> None:
+    seen: list[str] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(404, json={"detail": "no"})
+
+    routes: dict[str, Any] = {"/json/v1/overview.json": fake.overview(UPSTREAM)}
+    server = fake.server(routes, record)
+    Planner(server, "http://t/mirror").plan_version(
+        read_device(X86), read_installed(X86), "24.10.5"
+    )
+    assert "http://t/mirror/releases/24.10.5/targets/x86/64/profiles.json" in seen
