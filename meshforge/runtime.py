@@ -43,6 +43,7 @@ class Runtime:
             self.settings.builder_cache_max_bytes,
             self.http,
             self.keyring,
+            timeout_s=float(self.settings.job_timeout_s),
         )
         return Worker(self.settings, self.db, self.store, cache)
 

@@ -34,7 +34,7 @@ def need_service(name: str, port: int) -> None:
     pytest.skip(f"{message}; start {name} to run this test")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL on a schema of its own, dropped afterwards."""
     need_service("PostgreSQL", 5432)
@@ -51,7 +51,7 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def redis_url() -> str:
     need_service("Redis", 6379)
     return "redis://127.0.0.1:6379/0"

@@ -59,7 +59,15 @@ class BuildService:
         return build
 
     def view(self, request_hash: str) -> BuildView:
-        build = self.lookup(request_hash)
+        """What a client polling a hash sees, failures included."""
+        with self.db.session() as session:
+            build = session.get(Build, request_hash)
+        if (
+            build is not None
+            and build.state == states.DONE
+            and not self._servable(build)
+        ):
+            build = None  # expired: its files may be gone
         if build is None:
             raise NotFound(
                 "could not find provided request hash: no build with this hash is "

@@ -143,7 +143,7 @@ class Worker:
             f"{self.upstream_url}/{version_path(request['version'])}"
             f"/targets/{request['target']}"
         )
-        builder = self.cache.obtain(
+        obtained = self.cache.obtain(
             target_url,
             request["version"],
             request["target"],
@@ -151,7 +151,7 @@ class Worker:
         )
         setup_s = time.monotonic() - started
         blog.info("builder ready in %.1f s", setup_s)
-        with tempfile.TemporaryDirectory(prefix="meshforge-build-") as tmp:
+        with obtained as builder, tempfile.TemporaryDirectory(prefix="mf-") as tmp:
             result = self._make(job, builder, Path(tmp), blog)
         build_s = time.monotonic() - started - setup_s
         self._finish(job, result, setup_s, build_s)
@@ -199,7 +199,7 @@ class Worker:
         body.update(
             manifest=manifest,
             build_cmd_packages=packages,
-            build_cmd=list(made.argv) if hasattr(made, "argv") else [],
+            build_cmd=list(made.argv),
             stdout=made.stdout[-LOG_TAIL:],
             stderr=made.stderr[-LOG_TAIL:],
         )

@@ -50,7 +50,7 @@ def archive_stems(version: str, target: str) -> list[str]:
     The unversioned name is also accepted for releases because custom
     builds (for example the 25.12.2 third-party sample) publish it so.
     """
-    if not _TARGET.match(target):
+    if not _TARGET.fullmatch(target):
         raise BadRequest(
             f"The target {target!r} is not of the form 'target/subtarget'; "
             "use a value such as 'ath79/generic'."
@@ -59,7 +59,12 @@ def archive_stems(version: str, target: str) -> list[str]:
     unversioned = f"openwrt-imagebuilder-{flat}{_HOST}"
     if version.upper() == "SNAPSHOT":
         return [unversioned]
-    return [f"openwrt-imagebuilder-{version.lower()}-{flat}{_HOST}", unversioned]
+    # Branch snapshots publish "23.05-SNAPSHOT" in the archive name, while the
+    # images inside are named in lower case; accept both spellings.
+    named = [
+        f"openwrt-imagebuilder-{v}-{flat}{_HOST}" for v in (version, version.lower())
+    ]
+    return [*dict.fromkeys(named), unversioned]
 
 
 def find_archive(sha256sums_text: str, version: str, target: str) -> tuple[str, str]:

@@ -218,11 +218,14 @@ class Syncer:
         data = self.fetcher.get(f"{base}/packages/{arch}/feeds.conf")
         if data is None:
             return list(DEFAULT_FEEDS)
-        names = []
+        # The core "base" feed is built from the main tree, so a feeds.conf
+        # made from feeds.buildinfo does not name it.
+        names = ["base"]
         for line in data.decode(errors="replace").splitlines():
             words = line.split()
             if len(words) >= 2 and not line.lstrip().startswith("#"):
-                names.append(words[1])
+                if words[1] not in names:
+                    names.append(words[1])
         return names
 
     def _index(self, folder: str, scope: str, feed: str) -> FetchedIndex | None:

@@ -1,0 +1,89 @@
+"""A real build, end to end over HTTP, on both backends."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+
+from sqlalchemy import func, select
+
+from meshforge.db.models import Build
+
+REQUEST = {
+    "version": "22.03-SNAPSHOT",
+    "target": "x86/64",
+    "profile": "generic",
+    "packages": ["rsync"],
+}
+
+
+def _builds(live) -> int:
+    with live.runtime.db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Build)) or 0)
+
+
+def test_build_download_and_cache_hit(make_server):
+    live = make_server()
+    with live.client() as client:
+        first = client.post("/api/v1/build", json=REQUEST)
+        assert first.status_code == 202, first.text
+        body = first.json()
+        assert body["status"] == 202 and body["detail"] == "queued"
+        assert first.headers["X-Queue-Position"] == str(body["queue_position"])
+        done = live.wait_for(body["request_hash"])
+        assert done.status_code == 200, done.text
+        result = done.json()
+        assert result["status"] == 200 and result["detail"] == "done"
+        assert result["request_hash"] == body["request_hash"] == result["bin_dir"]
+        assert result["version_code"] == "r20142-e500494771"
+        assert "rsync" in result["manifest"] and "libzstd" in result["manifest"]
+        assert result["images"], result
+        for image in result["images"]:
+            download = client.get(f"/store/{result['bin_dir']}/{image['name']}")
+            assert download.status_code == 200
+            assert int(download.headers["content-length"]) == len(download.content)
+            assert hashlib.sha256(download.content).hexdigest() == image["sha256"]
+        sums = client.get(f"/store/{result['bin_dir']}/sha256sums").text
+        for image in result["images"]:
+            assert f"{image['sha256']} *{image['name']}" in sums
+
+        again = client.post("/api/v1/build", json=REQUEST)
+        assert again.status_code == 200
+        assert again.json()["request_hash"] == body["request_hash"]
+        assert _builds(live) == 1
+        with live.runtime.db.session() as session:
+            build = session.get(Build, body["request_hash"])
+            assert build is not None and build.attempts == 1
+
+
+def test_fifty_concurrent_identical_requests_make_one_build(make_server):
+    live = make_server(worker=False)
+    request = {**REQUEST, "packages": ["rsync", "libacl"]}
+
+    def post(_: int) -> tuple[int, str]:
+        with live.client() as client:
+            response = client.post("/api/v1/build", json=request)
+            return response.status_code, response.json()["request_hash"]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(post, range(50)))
+    assert {status for status, _ in results} == {202}
+    assert len({digest for _, digest in results}) == 1
+    assert _builds(live) == 1
+
+
+def test_alias_from_supported_devices_shares_the_hash(make_server):
+    live = make_server(worker=False)
+    request = {"version": "22.03-SNAPSHOT", "target": "ath79/generic", "packages": []}
+    with live.client() as client:
+        by_id = client.post(
+            "/api/v1/build", json={**request, "profile": "8dev_carambola2"}
+        )
+        by_board = client.post(
+            "/api/v1/build", json={**request, "profile": "8dev,carambola2"}
+        )
+        by_alias = client.post(
+            "/api/v1/build", json={**request, "profile": "carambola2"}
+        )
+    hashes = {r.json()["request_hash"] for r in (by_id, by_board, by_alias)}
+    assert by_id.status_code == 202 and len(hashes) == 1

@@ -1,0 +1,55 @@
+"""Builds that fail end in `failed` with a reason; refusing to sync bad data."""
+
+from __future__ import annotations
+
+import shutil
+
+from meshforge.db.models import Target
+
+BASE = {"version": "22.03-SNAPSHOT", "target": "x86/64", "profile": "generic"}
+
+
+def test_too_big_image_fails_with_reason_and_is_cached(make_server):
+    live = make_server()
+    with live.client() as client:
+        queued = client.post(
+            "/api/v1/build", json={**BASE, "rootfs_size_mb": 1, "packages": ["rsync"]}
+        )
+        assert queued.status_code == 202, queued.text
+        failed = live.wait_for(queued.json()["request_hash"])
+        body = failed.json()
+        assert failed.status_code == 500 and body["status"] == 500
+        assert failed.headers["X-Imagebuilder-Status"] == "failed"
+        assert "exceed device storage" in body["detail"]
+        assert body["error_kind"] == "permanent"
+        again = client.post(
+            "/api/v1/build", json={**BASE, "rootfs_size_mb": 1, "packages": ["rsync"]}
+        )
+        assert again.status_code == 500
+
+
+def test_tampered_index_signature_keeps_old_data(make_server, mirror, tmp_path):
+    live = make_server(worker=False)
+    key = ("22.03-SNAPSHOT", "x86/64")
+    with live.runtime.db.session() as session:
+        before = session.get(Target, key)
+        assert before is not None and before.index_state == "ok"
+        stamp = before.synced_at
+    index = mirror.root / "releases/22.03-SNAPSHOT/packages/x86_64/base/Packages.gz"
+    backup = tmp_path / "Packages.gz"
+    shutil.copy(index, backup)
+    try:
+        import gzip
+
+        text = gzip.decompress(backup.read_bytes()) + b"\nPackage: evil\nVersion: 1\n"
+        index.write_bytes(gzip.compress(text))
+        report = live.runtime.syncer().sync_all()
+    finally:
+        shutil.copy(backup, index)
+    assert any("does not match" in error for error in report.errors)
+    with live.runtime.db.session() as session:
+        after = session.get(Target, key)
+        assert after is not None and after.synced_at == stamp
+    assert "evil" not in live.runtime.catalog.packages(
+        live.runtime.catalog.target(*key)
+    )
