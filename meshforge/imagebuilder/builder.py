@@ -140,13 +140,13 @@ def _nothing() -> None:
 
 
 def _profile_args(profile: str, packages: list[str]) -> list[str]:
-    if not PROFILE_NAME.match(profile):
+    if not PROFILE_NAME.fullmatch(profile):
         raise BadRequest(
             f"The profile {profile!r} contains characters a profile id never has; "
             "use letters, digits, '_', '.', ',' and '-' only."
         )
     for name in packages:
-        if not PACKAGE_NAME.match(name):
+        if not PACKAGE_NAME.fullmatch(name):
             raise BadRequest(
                 f"The package name {name!r} is not a valid OpenWrt package name "
                 "(letters, digits, '.', '_' and '-', optionally prefixed by '-' "
@@ -156,7 +156,7 @@ def _profile_args(profile: str, packages: list[str]) -> list[str]:
 
 
 def _image_args(bin_dir: Path, extra_image_name: str, files: Path | None) -> list[str]:
-    if not _IMAGE_NAME.match(extra_image_name):
+    if not _IMAGE_NAME.fullmatch(extra_image_name):
         raise BadRequest(
             f"The extra image name {extra_image_name!r} may only hold letters, "
             "digits, '.', '_' and '-'."
@@ -190,7 +190,7 @@ def _rootfs_args(partsize: int | None, filesystem: str | None) -> list[str]:
 
 def _make_path(path: Path) -> str:
     text = str(path.absolute())
-    if not _MAKE_PATH.match(text):
+    if not _MAKE_PATH.fullmatch(text):
         raise ConfigError(
             f"The folder {text} cannot be passed to make, which would split it "
             "at blanks or expand '$' in it; choose a var_dir whose path has "
@@ -208,7 +208,7 @@ def _overlay_files(
         apk = (root / "repositories").is_file()
         files[root / ("repositories" if apk else "repositories.conf")] = repositories
     for name, text in (keys or {}).items():
-        if not _KEY_NAME.match(name):
+        if not _KEY_NAME.fullmatch(name):
             raise BadRequest(
                 f"The repository key file name {name!r} may only hold letters, "
                 "digits, '.', '_' and '-'."

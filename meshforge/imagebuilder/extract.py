@@ -137,6 +137,7 @@ class _Extractor:
         fd = os.open(target, flags, 0o600)
         with os.fdopen(fd, "wb") as out:
             _copy(source, out)
+            out.flush()  # before utime, or the final write would reset mtime
             os.fchmod(out.fileno(), (member.mode & 0o777) | 0o600)
             os.utime(out.fileno(), (member.mtime, member.mtime))
 

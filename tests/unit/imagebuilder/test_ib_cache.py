@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from meshforge.errors import BuildError, SignatureError
+from meshforge.imagebuilder.cache import BuilderCache
+from meshforge.signing.usign import Keyring, SecretKey
+from tests.unit.imagebuilder.ib_factories import Upstream, make_upstream
+
+ROOT = Path(__file__).resolve().parents[3]
+GIB = 1024**3
+
+
+@pytest.fixture
+def upstream(tmp_path: Path) -> Upstream:
+    return make_upstream(tmp_path / "site")
+
+
+@pytest.fixture
+def http():
+    # file:// URLs never reach the client; any use of it fails the test.
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"unexpected HTTP request to {request.url}")
+
+    with httpx.Client(transport=httpx.MockTransport(refuse)) as client:
+        yield client
+
+
+def cache_for(tmp_path: Path, http, keyring: Keyring, max_bytes: int = GIB):
+    return BuilderCache(tmp_path / "cache", max_bytes, http, keyring, timeout_s=30)
+
+
+def test_obtain_downloads_verifies_and_unpacks(tmp_path, upstream, http):
+    cache = cache_for(tmp_path, http, upstream.keyring)
+    steps: list[str] = []
+
+    builder = cache.obtain(upstream.url, "1.2.3", "x86/64", steps.append)
+
+    assert steps == ["download_imagebuilder", "unpack_imagebuilder"]
+    assert builder.path == tmp_path / "cache" / "builders" / upstream.sha256
+    assert (builder.path / "Makefile").is_file()
+    assert builder.info().target == "x86/64"
+    assert not list((tmp_path / "cache" / "tmp").iterdir())
+
+
+def test_second_obtain_reuses_the_unpacked_builder(tmp_path, upstream, http):
+    cache = cache_for(tmp_path, http, upstream.keyring)
+    first = cache.obtain(upstream.url, "1.2.3", "x86/64")
+    (first.path / "marker").write_text("kept")
+    first.release()
+    steps: list[str] = []
+
+    second = cache.obtain(upstream.url, "1.2.3", "x86/64", steps.append)
+
+    assert steps == []
+    assert (second.path / "marker").read_text() == "kept"
+
+
+def test_tampered_signature_is_refused(tmp_path, upstream, http):
+    sums = upstream.folder / "sha256sums"
+    sums.write_bytes(sums.read_bytes() + b"0" * 64 + b" *extra\n")
+    cache = cache_for(tmp_path, http, upstream.keyring)
+
+    with pytest.raises(SignatureError, match="does not match its content"):
+        cache.obtain(upstream.url, "1.2.3", "x86/64")
+    assert not list((tmp_path / "cache" / "builders").iterdir())
+
+
+def test_untrusted_key_and_missing_signature_are_refused(tmp_path, upstream, http):
+    stranger = Keyring([SecretKey.generate("other").public])
+    with pytest.raises(SignatureError, match="not among the trusted keys"):
+        cache_for(tmp_path, http, stranger).obtain(upstream.url, "1.2.3", "x86/64")
+
+    (upstream.folder / "sha256sums.sig").unlink()
+    with pytest.raises(SignatureError, match="has no signature file"):
+        cache_for(tmp_path, http, upstream.keyring).obtain(
+            upstream.url, "1.2.3", "x86/64"
+        )
+
+
+def test_archive_with_wrong_sha256_is_discarded(tmp_path, upstream, http):
+    upstream.publish_sums(sha256="f" * 64)  # signed, but not the archive's hash
+    cache = cache_for(tmp_path, http, upstream.keyring)
+
+    with pytest.raises(BuildError, match="has sha256") as caught:
+        cache.obtain(upstream.url, "1.2.3", "x86/64")
+
+    assert not caught.value.permanent
+    assert not list((tmp_path / "cache" / "builders").iterdir())
+    assert not list((tmp_path / "cache" / "state").glob("*.json"))
+    assert not list((tmp_path / "cache" / "tmp").iterdir())
+
+
+def test_unpublished_target_is_transient(tmp_path, upstream, http):
+    cache = cache_for(tmp_path, http, upstream.keyring)
+    with pytest.raises(BuildError, match="not published yet") as caught:
+        cache.obtain((tmp_path / "nowhere").as_uri(), "1.2.3", "x86/64")
+    assert not caught.value.permanent
+
+
+def test_obtain_over_http_streams_the_archive(tmp_path, upstream):
+    served: list[str] = []
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        served.append(request.url.path)
+        path = upstream.folder / request.url.path.rsplit("/", 1)[-1]
+        if not path.exists():
+            return httpx.Response(404)
+        return httpx.Response(200, content=path.read_bytes())
+
+    with httpx.Client(transport=httpx.MockTransport(serve)) as client:
+        cache = cache_for(tmp_path, client, upstream.keyring)
+        builder = cache.obtain("http://mirror.test/t/x86/64", "1.2.3", "x86/64")
+
+    assert (builder.path / "Makefile").is_file()
+    assert served == [
+        "/t/x86/64/sha256sums",
+        "/t/x86/64/sha256sums.sig",
+        f"/t/x86/64/{upstream.archive.name}",
+    ]
+
+
+def test_eviction_drops_least_recently_used_but_never_one_in_use(tmp_path, http):
+    key = SecretKey.generate("test")
+    sites = [
+        make_upstream(tmp_path / f"s{n}", f"1.0.{n}", os.urandom(40_000), key=key)
+        for n in range(3)
+    ]
+    cache = cache_for(tmp_path, http, Keyring([key.public]), max_bytes=70_000)
+    builders = tmp_path / "cache" / "builders"
+
+    held = cache.obtain(sites[0].url, "1.0.0", "x86/64")  # kept in use
+    cache.obtain(sites[1].url, "1.0.1", "x86/64").release()
+    assert len(list(builders.iterdir())) == 2
+
+    cache.obtain(sites[2].url, "1.0.2", "x86/64").release()
+
+    left = sorted(p.name for p in builders.iterdir())
+    assert left == sorted([sites[0].sha256, sites[2].sha256])
+    assert (held.path / "Makefile").is_file()
+
+    held.release()
+    assert cache.evict(keep=sites[2].sha256) < 70_000
+    assert [p.name for p in builders.iterdir()] == [sites[2].sha256]
+
+
+def test_concurrent_threads_set_up_once(tmp_path, upstream, http):
+    cache = cache_for(tmp_path, http, upstream.keyring)
+    steps: list[str] = []
+    paths: list[Path] = []
+
+    def obtain() -> None:
+        builder = cache.obtain(upstream.url, "1.2.3", "x86/64", steps.append)
+        paths.append(builder.path)
+
+    threads = [threading.Thread(target=obtain) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert steps.count("unpack_imagebuilder") == 1
+    assert len(paths) == 6
+    assert len(set(paths)) == 1
+
+
+CHILD = """
+import sys
+from pathlib import Path
+import httpx
+from meshforge.imagebuilder.cache import BuilderCache
+from meshforge.signing.usign import Keyring, parse_public_key
+
+keyring = Keyring([parse_public_key(Path(sys.argv[2]).read_text())])
+cache = BuilderCache(Path(sys.argv[1]), 2**30, httpx.Client(), keyring)
+builder = cache.obtain(sys.argv[3], "1.2.3", "x86/64", lambda s: print(s, flush=True))
+print("path", builder.path, flush=True)
+"""
+
+
+def test_concurrent_processes_set_up_once(tmp_path, upstream):
+    # A bigger archive keeps the first process busy while the others wait.
+    upstream = make_upstream(tmp_path / "big", payload=os.urandom(3_000_000))
+    public = tmp_path / "key.pub"
+    public.write_text(upstream.key.public.to_text())
+    argv = [sys.executable, "-c", CHILD, str(tmp_path / "cache"), str(public)]
+    children = [
+        subprocess.Popen(
+            [*argv, upstream.url], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        for _ in range(3)
+    ]
+    outputs = [child.communicate(timeout=120)[0] for child in children]
+
+    assert [child.returncode for child in children] == [0, 0, 0]
+    joined = "".join(outputs)
+    assert joined.count("unpack_imagebuilder") == 1
+    assert (
+        joined.count(f"path {tmp_path / 'cache' / 'builders' / upstream.sha256}") == 3
+    )
+    archive_digest = hashlib.sha256(upstream.archive.read_bytes()).hexdigest()
+    assert archive_digest == upstream.sha256
