@@ -11,9 +11,8 @@ from tests.conftest import KEYS, SAMPLES
 
 
 def test_fingerprint_vector():
-    key = parse_public_key(
-        "untrusted comment: x\nRWSrHfFmlHslUcLbXFIRp+eEikWF9z1N77IJiX5Bt/nJd1a/x+L+SU89\n"
-    )
+    blob = "RWSrHfFmlHslUcLbXFIRp+eEikWF9z1N77IJiX5Bt/nJd1a/x+L+SU89"
+    key = parse_public_key(f"untrusted comment: x\n{blob}\n")
     assert key.fingerprint == "ab1df166947b2551"
 
 
