@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import struct
 import subprocess
 import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,22 @@ def make(builder: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         check=False,
     )
+
+
+def read_fwtool_metadata(image: bytes) -> tuple[bytes, dict[str, object], int]:
+    """Split an image into its body and its fwtool metadata; check the CRC.
+
+    Written from the format (DOMAIN 5.2), independently of the stand-in:
+    trailer = magic, crc32, type, size, big-endian, at the very end.
+    """
+    magic, crc, kind, size = struct.unpack(">IIB3xI", image[-16:])
+    assert magic == 0x46577830
+    assert kind == 1
+    start = len(image) - size
+    # Reflected CRC32, initial ~0, no final XOR, over everything before
+    # the trailer.
+    expected = zlib.crc32(image[:-16]) ^ 0xFFFFFFFF
+    assert crc == expected
+    header, text = image[start : start + 8], image[start + 8 : -16]
+    assert header == bytes(8)
+    return image[:start], json.loads(text), crc
