@@ -467,7 +467,9 @@ def _missing_sentence(missing: dict[str, list[str]]) -> str:
     parts = []
     for name, needers in sorted(missing.items()):
         if needers:
-            parts.append(f"'{name}' (needed by {', '.join(sorted(needers))})")
+            shown = ", ".join(sorted(needers)[:3])
+            more = f" and {len(needers) - 3} more" if len(needers) > 3 else ""
+            parts.append(f"'{name}' (needed by {shown}{more})")
         else:
             parts.append(f"'{name}'")
     return (
