@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from meshforge.config import get_settings
@@ -30,6 +29,7 @@ from meshforge.imagebuilder.outputs import (
     parse_info,
     parse_manifest,
 )
+from meshforge.imagebuilder.overlay import overlaid, overlay_files
 from meshforge.imagebuilder.runner import run_make
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 PACKAGE_NAME = re.compile(r"^-?[A-Za-z0-9][A-Za-z0-9._-]*$", re.ASCII)
 PROFILE_NAME = re.compile(r"^[\w.,-]+$", re.ASCII)
 _IMAGE_NAME = re.compile(r"^[A-Za-z0-9._-]*$")
-_KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # make splits words on blanks and expands '$', so paths stay plain.
 _MAKE_PATH = re.compile(r"^/[A-Za-z0-9._/+-]*$")
 FILESYSTEMS = frozenset(
@@ -94,7 +93,7 @@ class Builder:
         """Package name to version that ``make image`` would install."""
         args = ["manifest", *_profile_args(profile, packages), "STRIP_ABI=1"]
         result = self._run(
-            args, _overlay_files(self.path, repositories, repository_keys)
+            args, overlay_files(self.path, repositories, repository_keys)
         )
         if result.returncode != 0:
             raise explain_failure(result, profile)
@@ -118,7 +117,7 @@ class Builder:
         args = ["image", *_profile_args(profile, packages)]
         args += _image_args(bin_dir, extra_image_name, files)
         args += _rootfs_args(rootfs_partsize, filesystem)
-        overlay = _overlay_files(self.path, repositories, repository_keys)
+        overlay = overlay_files(self.path, repositories, repository_keys)
         result = self._run(args, overlay, source_date_epoch)
         if result.returncode != 0:
             raise explain_failure(result, profile)
@@ -131,7 +130,8 @@ class Builder:
         overlay: dict[Path, str] | None = None,
         source_date_epoch: int | None = None,
     ) -> MakeResult:
-        with FileLock(self._run_lock_path).exclusive(), _overlaid(overlay or {}):
+        lock = FileLock(self._run_lock_path)
+        with lock.exclusive(), overlaid(self.path, overlay or {}):
             return run_make(self.path, args, self.timeout_s, source_date_epoch)
 
 
@@ -197,41 +197,6 @@ def _make_path(path: Path) -> str:
             "only letters, digits and '._/+-'."
         )
     return text
-
-
-def _overlay_files(
-    root: Path, repositories: str | None, keys: dict[str, str] | None
-) -> dict[Path, str]:
-    files: dict[Path, str] = {}
-    if repositories is not None:
-        # apk ImageBuilders (25.12+, SNAPSHOT) read 'repositories'.
-        apk = (root / "repositories").is_file()
-        files[root / ("repositories" if apk else "repositories.conf")] = repositories
-    for name, text in (keys or {}).items():
-        if not _KEY_NAME.fullmatch(name):
-            raise BadRequest(
-                f"The repository key file name {name!r} may only hold letters, "
-                "digits, '.', '_' and '-'."
-            )
-        files[root / "keys" / name] = text
-    return files
-
-
-@contextmanager
-def _overlaid(files: dict[Path, str]) -> Iterator[None]:
-    """Write ``files`` for one run and put the originals back afterwards."""
-    saved = {path: path.read_text() if path.is_file() else None for path in files}
-    try:
-        for path, text in files.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        yield
-    finally:
-        for path, original in saved.items():
-            if original is None:
-                path.unlink(missing_ok=True)
-            else:
-                path.write_text(original)
 
 
 def _check_images(result: MakeResult, bin_dir: Path) -> None:

@@ -111,16 +111,34 @@ def _package_selection(text: str, _profile: str) -> BuildError | None:
     missing -= conflicts
     if not missing and not conflicts:
         return None
+    return BuildError(
+        f"Impossible package selection ({_selection_summary(missing, conflicts)}). "
+        + _selection_hint(missing, conflicts),
+        permanent=True,
+        missing=sorted(missing),
+        conflicts=sorted(conflicts),
+    )
+
+
+def _selection_summary(missing: set[str], conflicts: set[str]) -> str:
     parts = []
     if missing:
         parts.append(f"not found: {', '.join(sorted(missing))}")
     if conflicts:
         parts.append(f"in conflict: {', '.join(sorted(conflicts))}")
-    return BuildError(
-        f"Impossible package selection ({'; '.join(parts)}). Check the names "
-        "against this release's package index and drop one of each conflicting "
-        "pair; after the switch to apk (25.12, SNAPSHOT) 'opkg' is not available.",
-        permanent=True,
-        missing=sorted(missing),
-        conflicts=sorted(conflicts),
-    )
+    return "; ".join(parts)
+
+
+def _selection_hint(missing: set[str], conflicts: set[str]) -> str:
+    hints = []
+    if missing:
+        hints.append("Check the names against this release's package index.")
+    if missing & {"opkg", "luci-app-opkg"}:
+        # asu#1097, openwrt#16969: requests copied from a router before apk.
+        hints.append(
+            "Releases since 25.12 and SNAPSHOT use apk: ask for apk-mbedtls "
+            "and luci-app-package-manager instead."
+        )
+    if conflicts:
+        hints.append("Keep only one package of each conflicting group.")
+    return " ".join(hints)

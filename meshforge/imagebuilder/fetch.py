@@ -27,15 +27,22 @@ def fetch_bytes(http: httpx.Client, url: str, limit: int) -> bytes | None:
     if path is not None:
         return _read_local(path, url, limit)
     try:
-        response = http.get(url)
+        with http.stream("GET", url) as response:
+            if response.status_code == 404:
+                return None
+            _check_status(response, url)
+            return _read_bounded(response, url, limit)
     except httpx.HTTPError as exc:
         raise _unreachable(url, exc) from exc
-    if response.status_code == 404:
-        return None
-    _check_status(response, url)
-    if len(response.content) > limit:
-        raise _too_large(url, limit)
-    return response.content
+
+
+def _read_bounded(response: httpx.Response, url: str, limit: int) -> bytes:
+    body = bytearray()
+    for chunk in response.iter_bytes(_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(url, limit)
+    return bytes(body)
 
 
 def download(http: httpx.Client, url: str, dest: Path, limit: int) -> str:

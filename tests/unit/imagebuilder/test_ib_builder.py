@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -141,3 +142,20 @@ def test_two_threads_never_run_make_at_once(builder, tmp_path):
     assert len(stamps) == 4
     assert stamps[1] <= stamps[2]  # the second run began after the first ended
     assert time.monotonic() - started >= 0.6
+
+
+def test_overlay_left_by_a_crash_is_undone_before_the_next_run(builder):
+    conf = builder.path / "repositories.conf"
+    original = conf.read_text()
+    journal = builder.path / ".meshforge-overlay.json"
+    key = builder.path / "keys" / "custom-1"
+    journal.write_text(json.dumps({str(conf): original, str(key): None}))
+    conf.write_text("src/gz someone-elses http://127.0.0.1:9/evil\n")
+    key.parent.mkdir()
+    key.write_text("a key")
+
+    builder.info()
+
+    assert conf.read_text() == original
+    assert not key.exists()
+    assert not journal.exists()

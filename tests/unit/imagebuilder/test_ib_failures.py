@@ -104,3 +104,9 @@ def test_unknown_profile():
     error = explain_failure(failed("", 'Profile "nope" does not exist!\n', 1), "nope")
     assert error.permanent
     assert "has no profile 'nope'" in error.detail
+
+
+def test_opkg_after_the_apk_switch_gets_a_hint():
+    error = explain_failure(failed(APK_MISSING), "p")
+    assert "use apk: ask for apk-mbedtls" in error.detail
+    assert "conflicting" not in error.detail
