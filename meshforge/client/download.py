@@ -117,7 +117,7 @@ class Downloader:
             mode = self._mode(response, offset, part)
             total = total or _full_size(response)
             with part.open(mode) as handle:
-                for chunk in response.iter_bytes(CHUNK):
+                for chunk in response.iter_bytes():
                     handle.write(chunk)
         return total
 
