@@ -27,8 +27,8 @@ from pathlib import Path
 
 import httpx
 
-from meshforge.errors import BuildError, FormatError, SignatureError
-from meshforge.imagebuilder.archive import find_archive
+from meshforge.errors import BuildError, FormatError, SignatureError, UpstreamError
+from meshforge.imagebuilder.archive import find_archive, is_snapshot
 from meshforge.imagebuilder.builder import Builder
 from meshforge.imagebuilder.extract import extract_archive
 from meshforge.imagebuilder.fetch import download, fetch_bytes
@@ -66,12 +66,30 @@ class BuilderCache:
         target: str,
         on_step: Callable[[str], None] = lambda s: None,
     ) -> Builder:
-        """A ready Builder for the archive that ``target_url`` publishes."""
-        name, digest = self._locate(target_url.rstrip("/"), version, target)
+        """A ready Builder for the archive that ``target_url`` publishes.
+
+        Every failure is a BuildError whose ``permanent`` flag says whether
+        retrying can help; the upstream error is kept as its ``__cause__``.
+        """
+        try:
+            return self._obtain(target_url.rstrip("/"), version, target, on_step)
+        except UpstreamError as exc:
+            raise BuildError(
+                exc.detail, permanent=_permanent(exc, version), **exc.extra
+            ) from exc
+
+    def _obtain(
+        self,
+        target_url: str,
+        version: str,
+        target: str,
+        on_step: Callable[[str], None],
+    ) -> Builder:
+        name, digest = self._locate(target_url, version, target)
         use = FileLock(self._lock(digest, "use"))
         with FileLock(self._lock(digest, "setup")).exclusive():
             if not self._complete(digest):
-                self._install(f"{target_url.rstrip('/')}/{name}", digest, on_step)
+                self._install(f"{target_url}/{name}", digest, on_step)
             # Taken under the setup lock, so eviction cannot slip in between.
             use.acquire(shared=True)
             self._touch(digest)
@@ -249,3 +267,13 @@ def _measure(folder: Path) -> int:
             except FileNotFoundError:
                 continue
     return total
+
+
+def _permanent(exc: UpstreamError, version: str) -> bool:
+    if isinstance(exc, FormatError):
+        return True
+    if isinstance(exc, SignatureError):
+        # Snapshot folders are replaced file by file, so sha256sums and its
+        # signature can briefly disagree; a release's never should.
+        return not is_snapshot(version)
+    return False  # the network or the mirror; retrying may help

@@ -113,7 +113,8 @@ def make_upstream(
 ) -> Upstream:
     folder = base / "releases" / version / "targets" / "x86" / "64"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"openwrt-imagebuilder-{version.lower()}-x86-64.Linux-x86_64"
+    prefix = "" if version == "SNAPSHOT" else f"{version}-"
+    stem = f"openwrt-imagebuilder-{prefix}x86-64.Linux-x86_64"
     archive = write_archive(
         folder / f"{stem}.tar.{kind}", builder_members(stem, payload), kind
     )

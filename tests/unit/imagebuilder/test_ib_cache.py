@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import subprocess
@@ -69,18 +70,20 @@ def test_tampered_signature_is_refused(tmp_path, upstream, http):
     sums.write_bytes(sums.read_bytes() + b"0" * 64 + b" *extra\n")
     cache = cache_for(tmp_path, http, upstream.keyring)
 
-    with pytest.raises(SignatureError, match="does not match its content"):
+    with pytest.raises(BuildError, match="does not match its content") as caught:
         cache.obtain(upstream.url, "1.2.3", "x86/64")
+    assert isinstance(caught.value.__cause__, SignatureError)
+    assert caught.value.permanent
     assert not list((tmp_path / "cache" / "builders").iterdir())
 
 
 def test_untrusted_key_and_missing_signature_are_refused(tmp_path, upstream, http):
     stranger = Keyring([SecretKey.generate("other").public])
-    with pytest.raises(SignatureError, match="not among the trusted keys"):
+    with pytest.raises(BuildError, match="not among the trusted keys"):
         cache_for(tmp_path, http, stranger).obtain(upstream.url, "1.2.3", "x86/64")
 
     (upstream.folder / "sha256sums.sig").unlink()
-    with pytest.raises(SignatureError, match="has no signature file"):
+    with pytest.raises(BuildError, match="has no signature file"):
         cache_for(tmp_path, http, upstream.keyring).obtain(
             upstream.url, "1.2.3", "x86/64"
         )
@@ -103,6 +106,27 @@ def test_unpublished_target_is_transient(tmp_path, upstream, http):
     cache = cache_for(tmp_path, http, upstream.keyring)
     with pytest.raises(BuildError, match="not published yet") as caught:
         cache.obtain((tmp_path / "nowhere").as_uri(), "1.2.3", "x86/64")
+    assert not caught.value.permanent
+
+
+def test_network_failure_is_transient(tmp_path, upstream):
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with httpx.Client(transport=httpx.MockTransport(fail)) as client:
+        cache = cache_for(tmp_path, client, upstream.keyring)
+        with pytest.raises(BuildError, match="Could not fetch") as caught:
+            cache.obtain("http://mirror.test/t/x86/64", "1.2.3", "x86/64")
+    assert not caught.value.permanent
+
+
+def test_snapshot_signature_mismatch_is_transient(tmp_path, http):
+    site = make_upstream(tmp_path / "site", version="SNAPSHOT")
+    sums = site.folder / "sha256sums"
+    sums.write_bytes(sums.read_bytes() + b"\n")
+    cache = cache_for(tmp_path, http, site.keyring)
+    with pytest.raises(BuildError, match="does not match") as caught:
+        cache.obtain(site.url, "SNAPSHOT", "x86/64")
     assert not caught.value.permanent
 
 
@@ -147,7 +171,8 @@ def test_eviction_drops_least_recently_used_but_never_one_in_use(tmp_path, http)
     assert left == sorted([sites[0].sha256, sites[2].sha256])
     assert (held.path / "Makefile").is_file()
 
-    held.release()
+    del held  # a Builder nobody references any more is released
+    gc.collect()
     assert cache.evict(keep=sites[2].sha256) < 70_000
     assert [p.name for p in builders.iterdir()] == [sites[2].sha256]
 
