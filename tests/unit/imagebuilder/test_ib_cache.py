@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import gc
-import hashlib
 import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -13,6 +13,7 @@ import pytest
 
 from meshforge.errors import BuildError, SignatureError
 from meshforge.imagebuilder.cache import BuilderCache
+from meshforge.imagebuilder.locks import FileLock
 from meshforge.signing.usign import Keyring, SecretKey
 from tests.unit.imagebuilder.ib_factories import Upstream, make_upstream
 
@@ -177,6 +178,10 @@ def test_eviction_drops_least_recently_used_but_never_one_in_use(tmp_path, http)
     assert [p.name for p in builders.iterdir()] == [sites[2].sha256]
 
 
+def setup_lock(tmp_path: Path, upstream: Upstream) -> FileLock:
+    return FileLock(tmp_path / "cache" / "locks" / f"{upstream.sha256}.setup")
+
+
 def test_concurrent_threads_set_up_once(tmp_path, upstream, http):
     cache = cache_for(tmp_path, http, upstream.keyring)
     steps: list[str] = []
@@ -187,8 +192,11 @@ def test_concurrent_threads_set_up_once(tmp_path, upstream, http):
         paths.append(builder.path)
 
     threads = [threading.Thread(target=obtain) for _ in range(6)]
-    for thread in threads:
-        thread.start()
+    with setup_lock(tmp_path, upstream).exclusive():  # all of them must queue
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+        assert paths == []
     for thread in threads:
         thread.join()
 
@@ -198,38 +206,44 @@ def test_concurrent_threads_set_up_once(tmp_path, upstream, http):
 
 
 CHILD = """
-import sys
+import sys, time
 from pathlib import Path
 import httpx
 from meshforge.imagebuilder.cache import BuilderCache
+from meshforge.imagebuilder.locks import FileLock
 from meshforge.signing.usign import Keyring, parse_public_key
 
 keyring = Keyring([parse_public_key(Path(sys.argv[2]).read_text())])
 cache = BuilderCache(Path(sys.argv[1]), 2**30, httpx.Client(), keyring)
+print("ready", flush=True)
 builder = cache.obtain(sys.argv[3], "1.2.3", "x86/64", lambda s: print(s, flush=True))
-print("path", builder.path, flush=True)
+print("path", builder.path, time.time(), flush=True)
 """
 
 
 def test_concurrent_processes_set_up_once(tmp_path, upstream):
-    # A bigger archive keeps the first process busy while the others wait.
-    upstream = make_upstream(tmp_path / "big", payload=os.urandom(3_000_000))
     public = tmp_path / "key.pub"
     public.write_text(upstream.key.public.to_text())
     argv = [sys.executable, "-c", CHILD, str(tmp_path / "cache"), str(public)]
-    children = [
-        subprocess.Popen(
-            [*argv, upstream.url], stdout=subprocess.PIPE, text=True, cwd=ROOT
-        )
-        for _ in range(3)
-    ]
+    lock = setup_lock(tmp_path, upstream)
+    with lock.exclusive():
+        children = [
+            subprocess.Popen(
+                [*argv, upstream.url], stdout=subprocess.PIPE, text=True, cwd=ROOT
+            )
+            for _ in range(3)
+        ]
+        for child in children:
+            assert child.stdout is not None
+            assert child.stdout.readline() == "ready\n"
+        time.sleep(0.5)  # let each reach the lock
+        released = time.time()
     outputs = [child.communicate(timeout=120)[0] for child in children]
 
     assert [child.returncode for child in children] == [0, 0, 0]
     joined = "".join(outputs)
     assert joined.count("unpack_imagebuilder") == 1
-    assert (
-        joined.count(f"path {tmp_path / 'cache' / 'builders' / upstream.sha256}") == 3
-    )
-    archive_digest = hashlib.sha256(upstream.archive.read_bytes()).hexdigest()
-    assert archive_digest == upstream.sha256
+    done = [line.split() for line in joined.splitlines() if line.startswith("path")]
+    expected = str(tmp_path / "cache" / "builders" / upstream.sha256)
+    assert [path for _, path, _ in done] == [expected] * 3
+    assert all(float(stamp) >= released for _, _, stamp in done)
