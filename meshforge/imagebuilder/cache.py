@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 _SUMS_LIMIT = 8 * 1024 * 1024
 _SIG_LIMIT = 4096
+# Older than any download or unpack can take, so never a live one.
+_STALE_TMP_S = 24 * 3600
 
 
 class BuilderCache:
@@ -58,6 +60,7 @@ class BuilderCache:
         self.timeout_s = timeout_s
         for folder in ("builders", "state", "locks", "tmp"):
             (root / folder).mkdir(parents=True, exist_ok=True)
+        self._sweep_tmp()
 
     def obtain(
         self,
@@ -208,6 +211,17 @@ class BuilderCache:
         trash = Path(tempfile.mkdtemp(prefix="evict.", dir=self.root / "tmp"))
         os.rename(folder, trash / "tree")
         shutil.rmtree(trash, ignore_errors=True)
+
+    def _sweep_tmp(self) -> None:
+        """Drop downloads and trees that a crashed process left behind."""
+        cutoff = time.time() - _STALE_TMP_S
+        for entry in (self.root / "tmp").iterdir():
+            try:
+                if entry.lstat().st_mtime < cutoff:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    log.info("removed stale temporary entry %s", entry)
+            except FileNotFoundError:
+                continue
 
     # --- small helpers ---------------------------------------------------
 

@@ -247,3 +247,19 @@ def test_concurrent_processes_set_up_once(tmp_path, upstream):
     expected = str(tmp_path / "cache" / "builders" / upstream.sha256)
     assert [path for _, path, _ in done] == [expected] * 3
     assert all(float(stamp) >= released for _, _, stamp in done)
+
+
+def test_stale_temporary_entries_are_swept_on_start(tmp_path, http, upstream):
+    tmp = tmp_path / "cache" / "tmp"
+    tmp.mkdir(parents=True)
+    stale, fresh = tmp / "stale.abc", tmp / "fresh.abc"
+    stale.mkdir()
+    (stale / "half.tar.zst").write_bytes(b"x")
+    fresh.mkdir()
+    old = time.time() - 2 * 24 * 3600
+    os.utime(stale, (old, old))
+
+    cache_for(tmp_path, http, upstream.keyring)
+
+    assert not stale.exists()
+    assert fresh.exists()
