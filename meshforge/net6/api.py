@@ -26,6 +26,7 @@ from meshforge.net6.schemas import (
     StatusAnswer,
     StatusReport,
 )
+from meshforge.net6.server import sync_server_hosts
 from meshforge.net6.settings import Net6Settings
 from meshforge.net6.store import Broker, GatewayView, Invite
 
@@ -118,6 +119,7 @@ def _gateway_routes(app: FastAPI) -> None:
             body.lan,
             body.babeld_version,
         )
+        sync_server_hosts(broker)
         return JoinResponse(
             gateway_token=redeemed.token, bundle=bundle_out(broker, redeemed.gateway)
         )
@@ -146,6 +148,7 @@ def _gateway_routes(app: FastAPI) -> None:
         request: Request, me: Annotated[GatewayView, Depends(_gateway)]
     ) -> dict[str, str]:
         _broker(request).revoke(me.name)
+        sync_server_hosts(_broker(request))
         return {"left": me.name}
 
 
@@ -167,6 +170,7 @@ def _operator_routes(app: FastAPI) -> None:
         name: str, request: Request, _: Annotated[str, Depends(_operator)]
     ) -> dict[str, str]:
         gw = _broker(request).revoke(name)
+        sync_server_hosts(_broker(request))
         return {"revoked": gw.name, "subnet": gw.subnet}
 
 
@@ -233,6 +237,7 @@ def _admin_routes(app: FastAPI) -> None:
         name: str, request: Request, _: Annotated[str, Depends(_operator)]
     ) -> Response:
         _broker(request).revoke(name)
+        sync_server_hosts(_broker(request))
         return RedirectResponse("/admin", status_code=303)
 
 

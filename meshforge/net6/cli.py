@@ -11,6 +11,7 @@ import click
 from meshforge.errors import Net6Error
 from meshforge.net6 import overview, prefixes, sixtofour, tokens
 from meshforge.net6.gateway_cli import gateway
+from meshforge.net6.server import sync_server_hosts
 from meshforge.net6.settings import Net6Settings
 from meshforge.net6.store import Broker
 
@@ -143,7 +144,9 @@ def invite(
 @click.argument("name")
 def revoke(name: str) -> None:
     """Remove gateway NAME from the mesh; its subnet is freed after the grace."""
-    gw = _broker().revoke(name)
+    broker = _broker()
+    gw = broker.revoke(name)
+    sync_server_hosts(broker)
     click.echo(f"Revoked {gw.name}; {gw.subnet} is held for the grace period.")
 
 
@@ -238,3 +241,11 @@ def import_hosts(files: tuple[Path, ...], community: str) -> None:
     for path in files:
         gw = broker.import_host_file(community, path.name, path.read_text())
         click.echo(f"Imported {gw.name} with {gw.subnet}.")
+    sync_server_hosts(broker)
+
+
+@group.command("sync-hosts")
+def sync_hosts() -> None:
+    """Write all nodes' host files into the server folders on this host."""
+    written = sync_server_hosts(_broker())
+    click.echo(f"Wrote {len(written)} host files.")

@@ -66,6 +66,9 @@ class Server(Base):
     community: Mapped[str] = mapped_column(String(64))
     host_file: Mapped[str] = mapped_column(Text)
     link_prefix: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Folder that init wrote on the server's host; the broker keeps its host
+    # files current when it runs there too.
+    directory: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Gateway(Base):

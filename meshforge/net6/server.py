@@ -8,7 +8,7 @@ from ipaddress import IPv6Network
 from pathlib import Path
 
 from meshforge.errors import Net6Error
-from meshforge.net6 import bundle, layout, prefixes, tinc
+from meshforge.net6 import bundle, daemons, layout, prefixes, tinc
 from meshforge.net6.sixtofour import SixToFour
 from meshforge.net6.store import Broker
 
@@ -48,7 +48,13 @@ def init_server(broker: Broker, options: InitOptions) -> InitResult:
         addresses=[f"{options.address} {options.port}"],
         subnets=[str(link)],
     )
-    broker.register_server(options.name, options.community, host.render(), str(link))
+    broker.register_server(
+        options.name,
+        options.community,
+        host.render(),
+        str(link),
+        str(options.directory.resolve()),
+    )
     files = bundle.render_server_files(
         options.name, link, bundle.mesh_view(broker), options.default_route
     )
@@ -57,8 +63,31 @@ def init_server(broker: Broker, options: InitOptions) -> InitResult:
     if options.sixtofour is not None:
         files["uplink-6to4.sh"] = options.sixtofour.script()
     written = layout.write_tree(options.directory, files)
+    written += sync_server_hosts(broker)
     log.info("server %s written to %s", options.name, options.directory)
     return InitResult(link, pools, written, _first_operator(broker))
+
+
+def sync_server_hosts(broker: Broker) -> list[Path]:
+    """Give every server folder on this host the host files of all nodes.
+
+    A server's tincd refuses a gateway whose host file it lacks, so this runs
+    after every join, revoke and import; tincd re-reads them on SIGHUP.
+    """
+    servers = broker.servers()
+    hosts = {f"tinc/hosts/{s.name}": s.host_file for s in servers}
+    for gw in broker.gateways():
+        hosts[f"tinc/hosts/{gw.name}"] = bundle.gateway_host_file(gw).render()
+    written: list[Path] = []
+    for server in servers:
+        folder = Path(server.directory) if server.directory else None
+        if folder is None or not (folder / "tinc").is_dir():
+            continue
+        written += layout.write_tree(folder, hosts)
+        layout.remove_stale_hosts(folder, {Path(name).name for name in hosts})
+        if daemons.reload_tincd(folder):
+            log.info("server %s reloaded with %d host files", server.name, len(hosts))
+    return written
 
 
 def _ensure_pools(broker: Broker, options: InitOptions) -> list[IPv6Network]:

@@ -60,6 +60,7 @@ class ServerView:
     community: str
     host_file: str
     link_prefix: str | None
+    directory: str | None
 
 
 @dataclass(frozen=True)
@@ -182,20 +183,25 @@ class Broker:
     # --- servers -----------------------------------------------------------
 
     def register_server(
-        self, name: str, community: str, host_file: str, link_prefix: str | None
+        self,
+        name: str,
+        community: str,
+        host_file: str,
+        link_prefix: str | None,
+        directory: str | None = None,
     ) -> ServerView:
         parse_host_file(name, host_file)
         with self.session() as session:
             row = session.scalar(select(Server).where(Server.name == name))
             if row is None:
+                if link_prefix is not None:
+                    link = prefixes.parse_prefix(link_prefix)
+                    _reserve(session, community, link, name)
                 row = Server(name=name, community=community)
                 session.add(row)
-                if link_prefix is not None:
-                    _reserve(
-                        session, community, prefixes.parse_prefix(link_prefix), name
-                    )
             row.host_file = host_file
             row.link_prefix = link_prefix
+            row.directory = directory
             return _server_view(row)
 
     def servers(self) -> list[ServerView]:
@@ -531,4 +537,5 @@ def _server_view(row: Server) -> ServerView:
         community=row.community,
         host_file=row.host_file,
         link_prefix=row.link_prefix,
+        directory=row.directory,
     )
