@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from meshforge import __version__
 from meshforge.api import builds, errors, stats, store, tree
+from meshforge.api.fastpath import BuildAnswerMemo
 from meshforge.config import Settings, get_settings
 from meshforge.errors import MeshforgeError
 from meshforge.runtime import Runtime
@@ -84,4 +85,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
             "X-Unknown-Package",
         ],
     )
+    # Outermost of the user middlewares: repeated requests for stored builds
+    # are answered before routing, CORS included (it sits inside).
+    app.add_middleware(BuildAnswerMemo)
     return app

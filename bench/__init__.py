@@ -1,0 +1,1 @@
+"""Benchmarks run by ``make bench``; figures go into BENCHMARKS.md."""
