@@ -88,7 +88,10 @@ class BuilderCache:
         target: str,
         on_step: Callable[[str], None],
     ) -> Builder:
-        name, digest = self._locate(target_url, version, target)
+        try:
+            name, digest = self._locate(target_url, version, target)
+        except UpstreamError as exc:
+            name, digest = self._fallback(target_url, version, exc)
         use = FileLock(self._lock(digest, "use"))
         with FileLock(self._lock(digest, "setup")).exclusive():
             if not self._complete(digest):
@@ -144,6 +147,24 @@ class BuilderCache:
             )
         self.keyring.verify(sums, signature.decode("ascii", "replace"), sums_url)
         return find_archive(_decode(sums, sums_url), version, target)
+
+    def _fallback(
+        self, target_url: str, version: str, exc: UpstreamError
+    ) -> tuple[str, str]:
+        """A builder unpacked earlier from ``target_url``, when upstream is down.
+
+        Only for releases: their archive never changes, while a snapshot's
+        old builder would silently build yesterday's revision.
+        """
+        if isinstance(exc, SignatureError | FormatError) or is_snapshot(version):
+            raise exc
+        for state_file in (self.root / "state").glob("*.json"):
+            state = json.loads(state_file.read_text())
+            base, _, name = str(state.get("url", "")).rpartition("/")
+            if base == target_url and self._complete(state_file.stem):
+                log.warning("upstream unreachable (%s); using cached %s", exc, name)
+                return name, state_file.stem
+        raise exc
 
     # --- setting up ------------------------------------------------------
 

@@ -263,3 +263,33 @@ def test_stale_temporary_entries_are_swept_on_start(tmp_path, http, upstream):
 
     assert not stale.exists()
     assert fresh.exists()
+
+
+def serving(folder: Path, up: list[bool]) -> httpx.Client:
+    def serve(request: httpx.Request) -> httpx.Response:
+        if not up[0]:
+            raise httpx.ConnectError("connection refused", request=request)
+        path = folder / request.url.path.rsplit("/", 1)[-1]
+        if not path.exists():
+            return httpx.Response(404)
+        return httpx.Response(200, content=path.read_bytes())
+
+    return httpx.Client(transport=httpx.MockTransport(serve))
+
+
+@pytest.mark.parametrize(("version", "reused"), [("1.2.3", True), ("SNAPSHOT", False)])
+def test_cached_release_builder_is_used_while_upstream_is_down(
+    tmp_path, version, reused
+):
+    site = make_upstream(tmp_path / "site", version=version)
+    up = [True]
+    url = "http://mirror.test/t/x86/64"
+    with serving(site.folder, up) as client:
+        cache = cache_for(tmp_path, client, site.keyring)
+        first = cache.obtain(url, version, "x86/64")
+        up[0] = False
+        if reused:
+            assert cache.obtain(url, version, "x86/64").path == first.path
+        else:
+            with pytest.raises(BuildError, match="Could not fetch"):
+                cache.obtain(url, version, "x86/64")
