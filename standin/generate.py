@@ -156,7 +156,7 @@ def repositories_conf(sample: Sample, feed_base_url: str) -> str:
     for feed in sample.feeds(arch):
         lines.append(f"src/gz openwrt_{feed} {feed_base_url}/packages/{arch}/{feed}")
     lines += ["", "## This is the local package repository, do not remove!"]
-    lines.append("src imagebuilder file:packages")
+    lines += ["src imagebuilder file:packages", "", "option check_signature"]
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import stanzas, versions
+from . import stanzas, usign, versions
 from .packages import Package
 
 # Feeds are fetched from loopback or file:// only; never through a proxy
@@ -27,10 +27,18 @@ class Feed:
     compressed: bool
 
 
+def checks_signatures(path: Path) -> bool:
+    return any(line.split() == ["option", "check_signature"] for line in _lines(path))
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
 def read_repositories(path: Path) -> list[Feed]:
     """Read ``src/gz name url`` and ``src name url`` lines; skip the rest."""
     feeds = []
-    for line in path.read_text().splitlines():
+    for line in _lines(path):
         words = line.split()
         if len(words) == 3 and words[0] in ("src", "src/gz"):
             feeds.append(Feed(words[1], words[2], words[0] == "src/gz"))
@@ -44,18 +52,40 @@ def _resolve_url(url: str, topdir: Path) -> str:
     return url
 
 
-def fetch_index(feed: Feed, topdir: Path) -> str:
-    name = "Packages.gz" if feed.compressed else "Packages"
-    url = _resolve_url(feed.url, topdir).rstrip("/") + "/" + name
+def _download(url: str) -> bytes:
     print(f"Downloading {url}", file=sys.stderr)
     try:
         with _OPENER.open(url, timeout=60) as response:
             body: bytes = response.read()
     except OSError as exc:
         raise FeedError(f"cannot download {url}: {exc}") from exc
+    return body
+
+
+def fetch_index(feed: Feed, topdir: Path, check: bool = False) -> str | None:
+    """The feed's index text, or None when its signature does not verify."""
+    base = _resolve_url(feed.url, topdir).rstrip("/")
+    name = "Packages.gz" if feed.compressed else "Packages"
+    body = _download(f"{base}/{name}")
     data = gzip.decompress(body) if feed.compressed else body
     print(f"Updated list of available packages in dl/{feed.name}", file=sys.stderr)
+    if check and not _signature_ok(base, data, topdir / "keys"):
+        # Like opkg update: the list is dropped, so its packages are unknown.
+        print("Signature check failed.\nRemove wrong Signature file.", file=sys.stderr)
+        return None
     return data.decode("utf-8")
+
+
+def _signature_ok(base: str, data: bytes, keys_dir: Path) -> bool:
+    try:
+        signature = _download(f"{base}/Packages.sig").decode("ascii", "replace")
+    except FeedError as exc:
+        print(exc, file=sys.stderr)
+        return False
+    if not usign.check(data, signature, keys_dir):
+        return False
+    print("Signature check passed.", file=sys.stderr)
+    return True
 
 
 class Index:
@@ -105,6 +135,13 @@ class VersionKey:
 
 def load_index(topdir: Path, arch: str) -> Index:
     index = Index(arch)
-    for feed in read_repositories(topdir / "repositories.conf"):
-        index.add_text(fetch_index(feed, topdir), feed.name)
+    conf = topdir / "repositories.conf"
+    check = checks_signatures(conf)
+    for feed in read_repositories(conf):
+        # The real builder signs its local repository with a key it makes
+        # on first use; the stand-in has none and trusts its own folder.
+        local = feed.url.startswith("file:") and not feed.url.startswith("file://")
+        text = fetch_index(feed, topdir, check and not local)
+        if text is not None:
+            index.add_text(text, feed.name)
     return index

@@ -9,14 +9,17 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from standin.generate import generate_archive
 from tests.unit.standin.standin_helpers import (
     BERLIN,
     CLEAN_ENV,
+    extract_builder,
     make,
     need_tool,
     read_fwtool_metadata,
@@ -286,3 +289,24 @@ def test_too_big_rootfs_writes_no_image(x86_builder: Path, tmp_path: Path) -> No
     assert not list(bin_dir.glob("*.img.gz"))
     document = json.loads((bin_dir / "profiles.json").read_text())
     assert document["profiles"]["generic"]["images"] == []
+
+
+def test_feed_signatures_are_checked(x86_builder: Path) -> None:
+    result = make(x86_builder, "manifest", "PROFILE=generic")
+    assert result.stderr.count("Signature check passed.") == 6  # remote feeds
+
+
+def test_tampered_feed_is_dropped_like_opkg(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    shutil.copytree(BERLIN, mirror)
+    feed = mirror / "packages/x86_64/packages"
+    changed = (feed / "Packages").read_bytes().replace(b"Version: 3.", b"Version: 9.")
+    (feed / "Packages.gz").write_bytes(gzip.compress(changed))
+    archive = generate_archive(mirror, "x86/64", mirror.as_uri(), tmp_path / "a")
+    builder = extract_builder(archive, tmp_path / "ib")
+
+    result = make(builder, "manifest", "PROFILE=generic", "PACKAGES=rsync")
+
+    assert result.returncode == 2
+    assert "Signature check failed." in result.stderr
+    assert "Unknown package 'rsync'." in result.stdout
