@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from net6_mesh import IN_CI, Mesh, missing_requirements  # type: ignore[import-not-found, unused-ignore]  # found via pytest sys.path
+
+# The helper sits beside this file; name it explicitly, whatever import mode
+# pytest uses (tests/ is a package, tests/integration is not).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from net6_mesh import (  # type: ignore[import-not-found, unused-ignore]  # path above
+    IN_CI,
+    Mesh,
+    missing_requirements,
+)
 
 
 @pytest.fixture(scope="package")
