@@ -20,7 +20,9 @@ _TRAILER = struct.Struct(">IIB3xI")
 
 # Image types the stand-in makes from the squashfs; the others in a
 # profiles.json (factory, kernel, initramfs, iso, ext4) need real firmware.
-BUILT_TYPES = ("sysupgrade", "combined", "combined-efi")
+# Upstream appends metadata to sysupgrade-capable images, not to a bare rootfs.
+WITH_METADATA = ("sysupgrade", "combined", "combined-efi")
+BUILT_TYPES = (*WITH_METADATA, "rootfs")
 
 
 def fwtool_crc(data: bytes, state: int = 0xFFFFFFFF) -> int:
@@ -104,7 +106,9 @@ def make_images(
         if spec["suffix"].endswith(".gz"):
             # As on x86: the disk image is gzipped, then the metadata appended.
             body = gzip.compress(squashfs, mtime=0)
-        signed = append_metadata(body, fwtool_metadata(builder, profile))
+        signed = body
+        if spec["type"] in WITH_METADATA:
+            signed = append_metadata(body, fwtool_metadata(builder, profile))
         name = f"{prefix}-{spec['suffix']}"
         unsigned = hashlib.sha256(body).hexdigest()
         images.append(Image(name, spec["type"], "squashfs", signed, unsigned))

@@ -149,6 +149,7 @@ def test_image_writes_the_real_file_names(x86_image: tuple[Path, object]) -> Non
     assert sorted(p.name for p in bin_dir.iterdir()) == [
         f"{stem}-squashfs-combined-efi.img.gz",
         f"{stem}-squashfs-combined.img.gz",
+        f"{stem}-squashfs-rootfs.img.gz",
         f"{stem}.manifest",
         "profiles.json",
         "sha256sums",
@@ -220,11 +221,19 @@ def test_sha256sums_and_profiles_json_match_files(
     assert list(document["profiles"]) == ["generic"]
     profile = document["profiles"]["generic"]
     assert profile["image_prefix"] == f"{PREFIX}-mesh-node-x86-64-generic"
-    for image in profile["images"]:
-        data = (bin_dir / image["name"]).read_bytes()
+    types = {image["type"]: image for image in profile["images"]}
+    assert sorted(types) == ["combined", "combined-efi", "rootfs"]
+    for kind in ("combined", "combined-efi"):
+        data = (bin_dir / types[kind]["name"]).read_bytes()
         body, _, _ = read_fwtool_metadata(data)
-        assert image["sha256"] == hashlib.sha256(data).hexdigest()
-        assert image["sha256_unsigned"] == hashlib.sha256(body).hexdigest()
+        assert types[kind]["sha256"] == hashlib.sha256(data).hexdigest()
+        assert types[kind]["sha256_unsigned"] == hashlib.sha256(body).hexdigest()
+    # As upstream: the bare rootfs has no trailer, so both hashes agree.
+    rootfs = types["rootfs"]
+    data = (bin_dir / rootfs["name"]).read_bytes()
+    assert rootfs["sha256"] == rootfs["sha256_unsigned"]
+    assert rootfs["sha256"] == hashlib.sha256(data).hexdigest()
+    assert gzip.decompress(data)[:4] == b"hsqs"
 
 
 def test_manifest_file_lists_what_was_installed(
