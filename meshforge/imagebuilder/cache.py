@@ -16,6 +16,7 @@ for it is alive (the use lock).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -189,21 +191,35 @@ class BuilderCache:
     def _mark_complete(self, digest: str, url: str) -> None:
         size = _measure(self._builder(digest))
         state = {"url": url, "sha256": digest, "size": size, "at": int(time.time())}
-        final = self.root / "state" / f"{digest}.json"
-        partial = final.with_suffix(".json.part")
-        partial.write_text(json.dumps(state))
-        os.replace(partial, final)  # atomic: a reader sees all or nothing
+        self._write_state(digest, state)  # its presence means "complete"
         log.info("ImageBuilder %s unpacked (%d bytes) from %s", digest, size, url)
+
+    def _write_state(self, digest: str, state: dict[str, Any]) -> None:
+        final = self.root / "state" / f"{digest}.json"
+        fd, partial = tempfile.mkstemp(prefix=f".{digest}.", dir=final.parent)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(state))
+        os.replace(partial, final)  # atomic: a reader sees all or nothing
+
+    def _read_state(self, digest: str) -> dict[str, Any] | None:
+        try:
+            state = json.loads((self.root / "state" / f"{digest}.json").read_text())
+        except FileNotFoundError:
+            return None  # evicted meanwhile
+        return state if isinstance(state, dict) else None
 
     # --- eviction --------------------------------------------------------
 
     def _entries(self) -> list[tuple[float, str, int]]:
+        """(last used, digest, bytes) of every complete builder."""
         entries = []
-        for state in (self.root / "state").glob("*.json"):
-            digest = state.stem
-            stamp = self.root / "state" / f"{digest}.used"
-            used = stamp.stat().st_mtime if stamp.exists() else 0.0
-            entries.append((used, digest, _measure(self._builder(digest))))
+        for state_file in (self.root / "state").glob("*.json"):
+            state = self._read_state(state_file.stem)
+            stamp = state_file.with_suffix(".used")
+            with contextlib.suppress(FileNotFoundError):
+                used = stamp.stat().st_mtime if stamp.exists() else 0.0
+                if state is not None:
+                    entries.append((used, state_file.stem, int(state.get("size", 0))))
         return entries
 
     def _remove(self, digest: str) -> bool:
@@ -247,8 +263,16 @@ class BuilderCache:
     # --- small helpers ---------------------------------------------------
 
     def _released(self, digest: str, use: FileLock) -> None:
-        self._touch(digest)
-        use.release()
+        # Builds leave files in build_dir/ and dl/, so measure again now,
+        # while the use lock still keeps eviction away.
+        try:
+            state = self._read_state(digest)
+            if state is not None:
+                state["size"] = _measure(self._builder(digest))
+                self._write_state(digest, state)
+            self._touch(digest)
+        finally:
+            use.release()
 
     def _touch(self, digest: str) -> None:
         stamp = self.root / "state" / f"{digest}.used"

@@ -293,3 +293,20 @@ def test_cached_release_builder_is_used_while_upstream_is_down(
         else:
             with pytest.raises(BuildError, match="Could not fetch"):
                 cache.obtain(url, version, "x86/64")
+
+
+def test_growth_during_builds_counts_towards_the_bound(tmp_path, http):
+    key = SecretKey.generate("test")
+    sites = [
+        make_upstream(tmp_path / f"s{n}", f"1.0.{n}", os.urandom(40_000), key=key)
+        for n in range(2)
+    ]
+    cache = cache_for(tmp_path, http, Keyring([key.public]), max_bytes=100_000)
+    first = cache.obtain(sites[0].url, "1.0.0", "x86/64")
+    (first.path / "build_dir").mkdir()
+    (first.path / "build_dir" / "rootfs.img").write_bytes(b"0" * 50_000)
+    first.release()
+
+    cache.obtain(sites[1].url, "1.0.1", "x86/64")
+
+    assert not first.path.exists()
