@@ -16,6 +16,8 @@ from meshforge.errors import BuildError
 _PROFILE_MISSING = re.compile(r'Profile "([^"]*)" does not exist!')
 # "WARNING: Image file X is too big: 123 > 100" (the sizes since 2023).
 _TOO_BIG = re.compile(r"Image file (\S+) is too big(?::\s*(\d+)\s*>\s*(\d+))?")
+# Build/check-kernel-size: "WARNING: Kernel for X is too big > 3m".
+_KERNEL_TOO_BIG = re.compile(r"Kernel for (\S+) is too big > (\S+)")
 _OUT_OF_SPACE = "out of space?"
 _LOG_TAIL = 20000
 _MISSING = (
@@ -85,20 +87,32 @@ def _profile_missing(text: str, profile: str) -> BuildError | None:
 
 
 def _too_big(text: str, _profile: str) -> BuildError | None:
-    match = _TOO_BIG.search(text)
-    if match is None and _OUT_OF_SPACE not in text:
+    where = _what_is_too_big(text)
+    if where is None:
         return None
-    where = "the root file system ran out of space"
-    if match is not None:
-        image = match.group(1).rsplit("/", 1)[-1]
-        where = f"the image {image} is too big"
-        if match.group(2):
-            where += f" ({match.group(2)} bytes, the device allows {match.group(3)})"
     return BuildError(
         f"Selected packages exceed device storage: {where}. Remove packages, or "
         "if the device has room beyond its default partition, try rootfs_size_mb.",
         permanent=True,
     )
+
+
+def _what_is_too_big(text: str) -> str | None:
+    match = _TOO_BIG.search(text)
+    if match is not None:
+        where = f"the image {match.group(1).rsplit('/', 1)[-1]} is too big"
+        if match.group(2):
+            where += f" ({match.group(2)} bytes, the device allows {match.group(3)})"
+        return where
+    kernel = _KERNEL_TOO_BIG.search(text)
+    if kernel is not None:
+        image = kernel.group(1).rsplit("/", 1)[-1]
+        return f"the kernel of {image} is over its limit of {kernel.group(2)}"
+    if _OUT_OF_SPACE in text:
+        return "the root file system ran out of space"
+    if "is too big" in text:
+        return "an image is too big"
+    return None
 
 
 def _package_selection(text: str, _profile: str) -> BuildError | None:

@@ -110,3 +110,22 @@ def test_opkg_after_the_apk_switch_gets_a_hint():
     error = explain_failure(failed(APK_MISSING), "p")
     assert "use apk: ask for apk-mbedtls" in error.detail
     assert "conflicting" not in error.detail
+
+
+@pytest.mark.parametrize(
+    ("stderr", "named"),
+    [
+        (
+            "WARNING: Kernel for /b/openwrt-x-factory.bin is too big > 3m\n",
+            "the kernel of openwrt-x-factory.bin is over its limit of 3m",
+        ),
+        ("WARNING: Image file /b/old.bin is too big\n", "the image old.bin is too big"),
+        ("something else is too big\n", "an image is too big"),
+    ],
+)
+def test_other_size_warnings(stderr, named):
+    error = explain_failure(failed(stderr), "x")
+    assert error.detail == (
+        f"Selected packages exceed device storage: {named}. Remove packages, or "
+        "if the device has room beyond its default partition, try rootfs_size_mb."
+    )
