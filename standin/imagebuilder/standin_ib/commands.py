@@ -137,8 +137,9 @@ def write_outputs(
             built.append(image)
     manifest = "".join(f"{line}\n" for line in manifest_lines(outcome, False))
     (bin_dir / f"{prefix}.manifest").write_text(manifest)
-    text = images.profiles_json(builder, profile, prefix, built)
-    (bin_dir / "profiles.json").write_text(text)
+    path = bin_dir / "profiles.json"
+    previous = path.read_text() if path.is_file() else None
+    path.write_text(images.profiles_json(builder, profile, prefix, built, previous))
     (bin_dir / "sha256sums").write_text(images.sha256sums(bin_dir))
 
 

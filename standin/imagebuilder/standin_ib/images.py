@@ -127,8 +127,17 @@ def too_big(image: Image, path: Path, limit: int | None) -> bool:
 
 
 def profiles_json(
-    builder: Builder, profile: Profile, prefix: str, images: list[Image]
+    builder: Builder,
+    profile: Profile,
+    prefix: str,
+    images: list[Image],
+    previous: str | None = None,
 ) -> str:
+    """The upstream ``profiles.json``; earlier profiles of the same build stay.
+
+    Like ``json_overview_image_info.py``, which merges every image of the
+    output folder, profiles built before into the same BIN_DIR are kept.
+    """
     entry = {
         "device_packages": profile.packages,
         "image_prefix": prefix,
@@ -146,6 +155,11 @@ def profiles_json(
         "version_code": builder.version_code,
         "version_number": builder.version_number,
     }
+    earlier = json.loads(previous) if previous else {}
+    if earlier.get("version_code") == builder.version_code and (
+        earlier.get("target") == builder.target
+    ):
+        document["profiles"] = {**earlier["profiles"], profile.name: entry}
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
