@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     build_failure_ttl: int = 3600
     job_timeout_s: int = 600
 
+    # usign secret key that signs each build's sha256sums (none: unsigned).
+    signing_key: Path | None = None
+
     # Builders: where archives are unpacked, and how much disk they may use.
     builder_cache_max_bytes: int = 20 * 1024**3
     worker_threads: int = 1

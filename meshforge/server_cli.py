@@ -37,6 +37,7 @@ def _periodic_sync(rt: Runtime, stop: threading.Event) -> None:
             )
         except MeshforgeError as exc:
             log.warning("periodic sync failed, keeping old data: %s", exc.detail)
+        rt.builds.purge_expired(rt.store)
 
 
 @click.command()

@@ -93,7 +93,7 @@ def submit_build(
     user_agent: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     """Submit a build; answers at once with its state (asu v1 semantics)."""
-    checked = normalise(request, rt.catalog, rt.settings)
+    checked = normalise(request, rt.catalog, rt.settings, rt.refresh_on_miss)
     existing = rt.builds.lookup(checked.request.request_hash)
     if existing is not None:
         return _respond(BuildView(existing, rt.builds.queue_position(existing)))

@@ -85,7 +85,7 @@ class BuildAnswerMemo:
 
 
 def _is_build_post(scope: Scope) -> bool:
-    return (
+    return bool(
         scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PATH
     )
 

@@ -21,6 +21,7 @@ from meshforge.db.models import Build
 from meshforge.db.session import Database
 from meshforge.errors import NotFound, Overloaded
 from meshforge.requests.hashing import NormalisedRequest
+from meshforge.store.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class BuildService:
             build = session.get(Build, request_hash)
         if (
             build is not None
-            and build.state == states.DONE
+            and build.state in (states.DONE, states.EXPIRED)
             and not self._servable(build)
         ):
             build = None  # expired: its files may be gone
@@ -184,3 +185,27 @@ class BuildService:
         if revived:
             log.info("re-queued build %s", request_hash)
         return revived
+
+    # --- housekeeping ----------------------------------------------------
+
+    def purge_expired(self, store: Store) -> int:
+        """Delete the stored files of expired builds; keep their rows for stats."""
+        with self.db.session() as session:
+            expired = list(
+                session.scalars(
+                    select(Build.request_hash)
+                    .where(Build.state == states.DONE)
+                    .where(Build.expires_at < now())
+                )
+            )
+            for request_hash in expired:
+                store.delete(request_hash)
+            if expired:
+                session.execute(
+                    update(Build)
+                    .where(Build.request_hash.in_(expired))
+                    .values(state=states.EXPIRED)
+                )
+        if expired:
+            log.info("purged %d expired builds", len(expired))
+        return len(expired)

@@ -6,4 +6,5 @@ QUEUED = "queued"
 STARTED = "started"
 DONE = "done"
 FAILED = "failed"
+EXPIRED = "expired"  # done once; its files were purged
 ACTIVE = (QUEUED, STARTED)

@@ -26,7 +26,7 @@ from meshforge.config import Settings
 from meshforge.db.models import Build, StoredFile
 from meshforge.db.session import Database
 from meshforge.errors import BuildError, MeshforgeError
-from meshforge.imagebuilder.builder import Builder, MakeInfo
+from meshforge.imagebuilder.builder import Builder, MakeInfo, MakeResult
 from meshforge.imagebuilder.cache import BuilderCache
 from meshforge.requests.hashing import packages_hash
 from meshforge.store.base import Store, StoredItem
@@ -195,6 +195,7 @@ class Worker:
             filesystem=request.get("filesystem") or None,
         )
         blog.debug("make image finished with %s", made.returncode)
+        _write_log(bin_dir, made)
         body = _result_body(bin_dir, profile, request)
         body.update(
             manifest=manifest,
@@ -285,6 +286,15 @@ def _check_versions(manifest: dict[str, str], wanted: dict[str, str]) -> None:
             + ". Ask again with the versions the release now offers.",
             versions=wrong,
         )
+
+
+def _write_log(bin_dir: Path, made: MakeResult) -> None:
+    """Keep the ImageBuilder's output beside the images it made."""
+    text = (
+        f"$ {' '.join(made.argv)}\n\n--- stdout ---\n{made.stdout}\n"
+        f"--- stderr ---\n{made.stderr}\n--- exit status {made.returncode} ---\n"
+    )
+    (bin_dir / "build.log").write_text(text)
 
 
 def _files_dir(tmp: Path, defaults: str) -> Path | None:

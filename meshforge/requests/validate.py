@@ -6,6 +6,7 @@ the resolved profile; the package checks run only when no build is stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from meshforge.config import Settings
@@ -14,6 +15,14 @@ from meshforge.requests.hashing import NormalisedRequest
 from meshforge.requests.model import BuildRequest
 from meshforge.upstream.catalog import Catalog, TargetMeta
 from meshforge.upstream.releases import branch_of, is_unversioned, known_branches
+
+# Called with (version, None) or (version, target) when a request names one
+# the catalog does not know, before the request is refused.
+Refresh = Callable[[str, str | None], None]
+
+
+def _no_refresh(_version: str, _target: str | None) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,7 @@ def _check_policy(request: BuildRequest, settings: Settings) -> None:
             )
 
 
-def _check_release(request: BuildRequest, catalog: Catalog) -> None:
+def _check_release(request: BuildRequest, catalog: Catalog, refresh: Refresh) -> None:
     if request.distro != "openwrt":
         raise BadRequest(
             f"Unsupported distro: {request.distro}. This server builds `openwrt` "
@@ -65,6 +74,7 @@ def _check_release(request: BuildRequest, catalog: Catalog) -> None:
         )
     releases = catalog.releases()
     if request.version not in releases:
+        refresh(request.version, None)
         catalog.forget_releases()
         releases = catalog.releases()
     if request.version not in releases:
@@ -75,8 +85,13 @@ def _check_release(request: BuildRequest, catalog: Catalog) -> None:
         )
 
 
-def _target_meta(request: BuildRequest, catalog: Catalog) -> TargetMeta:
+def _target_meta(
+    request: BuildRequest, catalog: Catalog, refresh: Refresh
+) -> TargetMeta:
     meta = catalog.target(request.version, request.target)
+    if meta is None:
+        refresh(request.version, request.target)
+        meta = catalog.target(request.version, request.target)
     if meta is None:
         targets = sorted(catalog.releases()[request.version].targets)
         raise BadRequest(
@@ -104,10 +119,15 @@ def _profile(request: BuildRequest, meta: TargetMeta) -> str:
     return profile
 
 
-def normalise(request: BuildRequest, catalog: Catalog, settings: Settings) -> Checked:
+def normalise(
+    request: BuildRequest,
+    catalog: Catalog,
+    settings: Settings,
+    refresh: Refresh = _no_refresh,
+) -> Checked:
     _check_policy(request, settings)
-    _check_release(request, catalog)
-    meta = _target_meta(request, catalog)
+    _check_release(request, catalog, refresh)
+    meta = _target_meta(request, catalog, refresh)
     profile = _profile(request, meta)
     revision = meta.version_code if is_unversioned(request.version) else ""
     normalised = NormalisedRequest(

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from meshforge.errors import NotFound
+from meshforge.signing.usign import SecretKey
 from meshforge.store.base import (
     StoredItem,
     check_names,
@@ -17,8 +18,9 @@ from meshforge.store.base import (
 
 
 class LocalStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, signer: SecretKey | None = None) -> None:
         self.root = root
+        self.signer = signer
         self.root.mkdir(parents=True, exist_ok=True)
 
     def put_dir(self, request_hash: str, source: Path) -> list[StoredItem]:
@@ -26,11 +28,15 @@ class LocalStore:
         staging = Path(tempfile.mkdtemp(prefix=f".{request_hash}.", dir=self.root))
         items = []
         for path in regular_files(source):
-            if path.name == "sha256sums":
+            if path.name in {"sha256sums", "sha256sums.sig"}:
                 continue  # meshforge writes its own below
             shutil.copy2(path, staging / path.name)
             items.append(StoredItem(path.name, path.stat().st_size, sha256_file(path)))
-        (staging / "sha256sums").write_text(sha256sums_text(items))
+        sums = sha256sums_text(items)
+        (staging / "sha256sums").write_text(sums)
+        if self.signer is not None:
+            signature = self.signer.sign(sums.encode())
+            (staging / "sha256sums.sig").write_text(signature)
         final = self.root / request_hash
         if final.exists():
             shutil.rmtree(final)

@@ -96,7 +96,7 @@ class Syncer:
 
     def sync_all(self, progress: Progress = lambda _: None) -> SyncReport:
         report = SyncReport()
-        versions_json = self._versions_json()
+        versions_json = self.versions_json()
         for version in offered_versions(versions_json):
             if self.only_versions and version not in self.only_versions:
                 continue
@@ -108,7 +108,7 @@ class Syncer:
                 report.errors.append(exc.detail)
         return report
 
-    def _versions_json(self) -> dict[str, Any]:
+    def versions_json(self) -> dict[str, Any]:
         data = self.fetcher.get(".versions.json")
         if data is None:
             raise UpstreamError(
@@ -142,6 +142,24 @@ class Syncer:
             except MeshforgeError as exc:
                 log.error("sync of %s %s failed: %s", version, target, exc.detail)
                 report.errors.append(exc.detail)
+
+    def refresh(self, version: str, target: str | None = None) -> None:
+        """Fetch one version (and one target) that a request named.
+
+        A new release becomes buildable the first time someone asks for it,
+        not only after the next periodic sync (asu#1308).
+        """
+        if self.only_versions and version not in self.only_versions:
+            return
+        if target is None:
+            if version in offered_versions(self.versions_json()):
+                self.release_targets(version)
+            return
+        if self.only_targets and target not in self.only_targets:
+            return
+        targets = self.release_targets(version) or {}
+        if target in targets:
+            self.sync_target(version, target, targets[target])
 
     def release_targets(self, version: str) -> dict[str, str] | None:
         data = self.fetcher.get(f"{version_path(version)}/.targets.json")
@@ -223,9 +241,9 @@ class Syncer:
         names = ["base"]
         for line in data.decode(errors="replace").splitlines():
             words = line.split()
-            if len(words) >= 2 and not line.lstrip().startswith("#"):
-                if words[1] not in names:
-                    names.append(words[1])
+            comment = line.lstrip().startswith("#")
+            if len(words) >= 2 and not comment and words[1] not in names:
+                names.append(words[1])
         return names
 
     def _index(self, folder: str, scope: str, feed: str) -> FetchedIndex | None:

@@ -87,3 +87,35 @@ def test_alias_from_supported_devices_shares_the_hash(make_server):
         )
     hashes = {r.json()["request_hash"] for r in (by_id, by_board, by_alias)}
     assert by_id.status_code == 202 and len(hashes) == 1
+
+
+def test_signed_checksums_build_log_and_expiry(make_server, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from meshforge.signing.usign import Keyring, SecretKey
+
+    key = SecretKey.generate("meshforge test secret key")
+    key_file = tmp_path / "server.sec"
+    key_file.write_text(key.to_text())
+    live = make_server(signing_key=key_file)
+    with live.client() as client:
+        queued = client.post("/api/v1/build", json=REQUEST).json()
+        result = live.wait_for(queued["request_hash"]).json()
+        base = f"/store/{result['bin_dir']}"
+        sums = client.get(f"{base}/sha256sums").content
+        signature = client.get(f"{base}/sha256sums.sig").text
+        log = client.get(f"{base}/build.log").text
+    assert Keyring([key.public]).verify(sums, signature, "sha256sums") == key.public
+    assert "make image" in log or "image" in log.split("\n")[0]
+    assert "--- exit status 0 ---" in log
+
+    with live.runtime.db.session() as session:
+        build = session.get(Build, queued["request_hash"])
+        build.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    assert live.runtime.builds.purge_expired(live.runtime.store) == 1
+    with live.client() as client:
+        assert client.get(f"{base}/sha256sums").status_code == 404
+        assert client.get(f"/api/v1/build/{queued['request_hash']}").status_code == 404
+        again = client.post("/api/v1/build", json=REQUEST)
+    assert again.status_code == 202
+    assert live.wait_for(queued["request_hash"]).status_code == 200

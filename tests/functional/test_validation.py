@@ -111,3 +111,23 @@ def test_queue_limit_gives_529(make_server):
     assert body["status"] == 529 and "queue contains too many" in body["detail"]
     # A stored or queued build is still answered while the queue is full.
     assert _post(live, {**BASE, "packages": ["rsync"]}).status_code == 202
+
+
+def test_unknown_version_is_looked_up_upstream_once(make_server):
+    from meshforge.db.models import Release, Target
+
+    live = make_server(worker=False)
+    with live.runtime.db.session() as session:
+        session.query(Target).filter_by(version="19.07.10").delete()
+        session.query(Release).filter_by(version="19.07.10").delete()
+    live.runtime.catalog.forget_releases()
+    body = {
+        "version": "19.07.10",
+        "target": "ath79/generic",
+        "profile": "8dev_carambola2",
+    }
+    response = _post(live, body)
+    # Found upstream on the miss: refused for its missing index, not unknown.
+    assert response.status_code == 400
+    assert "index" in response.json()["detail"]
+    assert "Unsupported version" not in response.json()["detail"]
