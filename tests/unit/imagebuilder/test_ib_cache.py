@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import gc
 import os
 import subprocess
@@ -66,9 +67,22 @@ def test_second_obtain_reuses_the_unpacked_builder(tmp_path, upstream, http):
     assert (second.path / "marker").read_text() == "kept"
 
 
-def test_tampered_signature_is_refused(tmp_path, upstream, http):
+def tamper_sums(upstream: Upstream) -> None:
     sums = upstream.folder / "sha256sums"
     sums.write_bytes(sums.read_bytes() + b"0" * 64 + b" *extra\n")
+
+
+def tamper_signature(upstream: Upstream) -> None:
+    sig = upstream.folder / "sha256sums.sig"
+    comment, blob = sig.read_text().splitlines()
+    raw = bytearray(base64.b64decode(blob))
+    raw[-1] ^= 0x01  # one bit of the Ed25519 signature
+    sig.write_text(f"{comment}\n{base64.b64encode(bytes(raw)).decode()}\n")
+
+
+@pytest.mark.parametrize("tamper", [tamper_sums, tamper_signature])
+def test_tampered_signature_is_refused(tmp_path, upstream, http, tamper):
+    tamper(upstream)
     cache = cache_for(tmp_path, http, upstream.keyring)
 
     with pytest.raises(BuildError, match="does not match its content") as caught:
