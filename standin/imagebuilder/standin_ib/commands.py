@@ -21,12 +21,10 @@ def env_words(name: str) -> list[str]:
     return os.environ.get(name, "").split()
 
 
-def env_path(name: str, topdir: Path, default: str = "") -> Path | None:
-    value = os.environ.get(name, "") or default
-    if not value:
-        return None
-    path = Path(value)
-    return path if path.is_absolute() else topdir / path
+def env_path(name: str, topdir: Path) -> Path | None:
+    """A folder named by a make variable; relative ones start at the builder."""
+    value = os.environ.get(name, "")
+    return topdir / value if value else None
 
 
 def resolve(builder: Builder, profile: Profile | None) -> Outcome:
@@ -71,8 +69,8 @@ def cmd_manifest(builder: Builder) -> int:
 def cmd_image(builder: Builder) -> int:
     profile = selected_profile(builder)
     todo = [profile] if profile else builder.profiles
-    bin_dir = env_path("BIN_DIR", builder.topdir, f"bin/targets/{builder.target}")
-    assert bin_dir is not None  # a default is always given
+    default = builder.topdir / "bin" / "targets" / builder.target
+    bin_dir = env_path("BIN_DIR", builder.topdir) or default
     filesystem = os.environ.get("ROOTFS_FILESYSTEM", "") or "squashfs"
     if filesystem != "squashfs":
         raise UsageError(
