@@ -26,6 +26,7 @@ from meshforge.imagebuilder.locks import FileLock
 from meshforge.imagebuilder.outputs import (
     MakeInfo,
     ProfileInfo,
+    check_revision,
     parse_info,
     parse_manifest,
 )
@@ -44,7 +45,7 @@ FILESYSTEMS = frozenset(
 )
 _NOT_IMAGES = (".manifest", ".buildinfo", ".json", ".sig", ".asc", "sha256sums")
 
-__all__ = ["Builder", "MakeInfo", "MakeResult", "ProfileInfo"]
+__all__ = ["Builder", "MakeInfo", "MakeResult", "ProfileInfo", "check_revision"]
 
 
 class Builder:
