@@ -168,7 +168,7 @@ def add_feeds(root: Path, release: SampleRelease, ledger: _Ledger) -> None:
             _copy(path, root, f"{rel}/{path.name}", ledger)
         arch = json.loads((folder / "profiles.json").read_text())["arch_packages"]
         feeds = (folder / "feeds.buildinfo").read_bytes()
-        why = f"generated: the lines of targets/{target}/feeds.buildinfo"
+        why = f"the lines of targets/{target}/feeds.buildinfo of this build"
         _write(root, f"{base}/packages/{arch}/feeds.conf", feeds, why, ledger)
 
 
@@ -190,15 +190,14 @@ def add_builders(
         path = generate_archive(release.root, target, f"{base_url}/{base}", root / rel)
         name = archive_name(release.version, target)
         ledger.generated[f"{rel}/{name}"] = (
-            "generated: meshforge stand-in ImageBuilder (standin/generate.py), "
-            "not OpenWrt's"
+            "meshforge stand-in ImageBuilder (standin/generate.py), not OpenWrt's"
         )
         real = (release.root / "targets" / target / "sha256sums").read_text()
         sums = sha256sums_with(real, name, path.read_bytes()).encode()
         why = "the real lines plus one for the stand-in ImageBuilder"
         _write(root, f"{rel}/sha256sums", sums, why, ledger)
         signature = key.sign(sums).encode()
-        why = f"generated: usign signature by the DEMO key {key.public.fingerprint}"
+        why = f"usign signature by the DEMO key {key.public.fingerprint}"
         _write(root, f"{rel}/sha256sums.sig", signature, why, ledger)
         archives[f"{release.version} {target}"] = path
     return archives
@@ -222,9 +221,13 @@ def readme(ledger: _Ledger, key: SecretKey) -> bytes:
         "",
         *(f"- `{rel}`: {why}" for rel, why in sorted(ledger.generated.items())),
         "",
-        f"`sha256sums.sig` files are signed with the demo key {key.public.fingerprint}",
-        f'("{DEMO_KEY_COMMENT}"). 22.03-SNAPSHOT is listed as a version so',
-        "that its signed package indexes can be used for builds.",
+        "`sha256sums.sig` files are signed with the demo key",
+        f'{key.public.fingerprint} ("{DEMO_KEY_COMMENT}").',
+        "",
+        "22.03-SNAPSHOT is a third-party CI build of the openwrt-22.03 branch",
+        "(berlin4apk, see PROVENANCE.md). It is listed as a version, which",
+        "upstream does not do for branch snapshots, because it is the one set",
+        "with signed package indexes, so builds can work end to end.",
         "",
     ]
     return "\n".join(lines).encode()
@@ -245,7 +248,7 @@ def build_mirror(dest: Path, base_url: str) -> MirrorInfo:
             archives |= add_builders(dest, release, base_url, key, ledger)
     listed = [release.version for release in RELEASES]
     versions = {"stable_version": STABLE_VERSION, "versions_list": listed}
-    why = "generated: lists the releases of this mirror"
+    why = "lists the releases of this mirror"
     _write(dest, ".versions.json", _json(versions), why, ledger)
     (dest / "MIRROR-README.md").write_bytes(readme(ledger, key))
     logger.info("Built the sample mirror in %s for %s", dest, base_url)

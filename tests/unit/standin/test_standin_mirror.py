@@ -131,8 +131,8 @@ def test_readme_tells_copies_from_generated(mirror: tuple[object, MirrorInfo]) -
     readme = (info.root / "MIRROR-README.md").read_text()
     copies, generated = readme.split("## Generated here")
     assert f"`{X86}/profiles.json` = `berlin4apk-22.03-SNAPSHOT-ci/" in copies
-    assert f"`{X86}/{ARCHIVE}`: generated" in generated
-    assert "`.versions.json`: generated" in generated
+    assert f"`{X86}/{ARCHIVE}`: meshforge stand-in" in generated
+    assert "`.versions.json`: lists" in generated
     assert f"`{X86}/sha256sums`" in generated
 
 
