@@ -7,6 +7,7 @@ server, and print for a person (a table) or a program (``--json``).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,15 +310,29 @@ class Progress:
     is_flag=True,
     help="Also report package updates of the running release.",
 )
+@click.option(
+    "--same-branch",
+    is_flag=True,
+    help="Ignore releases of the next branch.",
+)
 @click.pass_obj
-def notify(obj: Context, count_packages: bool) -> None:
+def notify(obj: Context, count_packages: bool, same_branch: bool) -> None:
     """For cron: silent and 0 when up to date, one line and 10 otherwise."""
+    quiet_warnings()
     device, installed = obj.device()
     result = obj.planner().check(device, installed)
+    if same_branch:
+        result.next_branch = None
     line = notify_line(result, count_packages)
     if line:
         click.echo(line)
         sys.exit(EXIT_UPGRADE_AVAILABLE)
+
+
+def quiet_warnings() -> None:
+    """Cron mails any output: degraded-data warnings only show with -v."""
+    if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
+        logging.getLogger("meshforge.client").setLevel(logging.ERROR)
 
 
 def notify_line(result: UpgradeCheck, count_packages: bool) -> str:

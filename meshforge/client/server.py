@@ -140,14 +140,20 @@ class Server:
         return self.get_json("/json/v1/overview.json")
 
     def package_index(self, path: str, target: str, arch: str) -> dict[str, str]:
-        """Versions of target, kmod and feed packages of one release."""
+        """Versions of target, kmod and feed packages of one release.
+
+        The feed index is a flat ``{name: version}``; the target index wraps
+        its map in ``{"architecture", "packages"}`` (DOMAIN §1.1, §1.8).
+        """
         packages: dict[str, str] = {}
         for url in (
             f"/json/v1/{path}/packages/{arch}-index.json",
             f"/json/v1/{path}/targets/{target}/index.json",
         ):
             index = self.get_json(url)
-            packages.update(index.get("packages") or {})
+            inner = index.get("packages")
+            found = inner if isinstance(inner, dict) else index
+            packages.update({str(k): str(v) for k, v in found.items()})
         return packages
 
     # --- builds --------------------------------------------------------

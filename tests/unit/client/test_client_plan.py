@@ -67,11 +67,11 @@ def test_version_changes_updates_and_removals(fake: Any) -> None:
 
 
 def _x86_index() -> dict[str, Any]:
-    """GENERATED 23.05.4 index for the x86 sample's packages: one update, one gap."""
+    """GENERATED flat feed index for the x86 sample: one update, one gap."""
     packages = dict(read_installed(X86).user)
     packages["luci-ssl"] = "git-99.999.99999-test-1"
     del packages["beep"]
-    return {"architecture": "x86_64", "packages": packages}
+    return packages
 
 
 def _x86_server(fake: Any) -> Server:
@@ -82,7 +82,10 @@ def _x86_server(fake: Any) -> Server:
             X86_PROFILES
         ),
         "/json/v1/releases/23.05.4/packages/x86_64-index.json": index,
-        "/json/v1/releases/23.05.4/targets/x86/64/index.json": {"packages": {}},
+        "/json/v1/releases/23.05.4/targets/x86/64/index.json": {
+            "architecture": "x86_64",
+            "packages": {"kmod-e1000": "5.15.162-1"},
+        },
     }
     server: Server = fake.server(routes)
     return server
@@ -93,8 +96,11 @@ def test_x86_sample_plan_and_request_body(fake: Any) -> None:
     plan = Planner(_x86_server(fake)).plan_version(device, installed, "23.05.4")
     assert (plan.profile, plan.version_code) == ("generic", "r24012-d8dd03c46f")
     assert PackageChange("remove", "beep", installed.user["beep"]) in plan.changes
-    update = next(c for c in plan.changes if c.kind == "update")
-    assert (update.name, update.new_version) == ("luci-ssl", "git-99.999.99999-test-1")
+    updates = {c.name: c.new_version for c in plan.changes if c.kind == "update"}
+    assert updates == {
+        "kmod-e1000": "5.15.162-1",
+        "luci-ssl": "git-99.999.99999-test-1",
+    }
 
     body = build_request(plan, device)
     assert body["client"] == f"meshforge/{__version__}"
@@ -105,6 +111,8 @@ def test_x86_sample_plan_and_request_body(fake: Any) -> None:
     versions = body["packages_versions"]
     assert len(versions) == len(installed.user) - 1
     assert versions["luci-ssl"] == "git-99.999.99999-test-1"
+    # Kernel modules come from the target index, which wraps its map.
+    assert versions["kmod-e1000"] == "5.15.162-1"
     assert "packages" not in body
 
 
