@@ -85,6 +85,28 @@ def worker(threads: int | None) -> None:
     consumer.stop(graceful=True)
 
 
+class _ProgressBar:
+    """A terminal progress bar fed by the syncer's progress calls."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def __call__(self, count: int, step: str) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(
+                length=max(count, 1),
+                label="sync",
+                show_pos=True,
+                item_show_func=lambda item: item,
+            )
+            self.bar.__enter__()
+            return
+        self.bar.current_item = step
+        self.bar.update(count)
+        if self.bar.pos >= self.bar.length and count:
+            self.bar.__exit__(None, None, None)
+
+
 @click.command()
 @click.option("--version", "versions", multiple=True, help="Only these versions.")
 @click.option("--target", "targets", multiple=True, help="Only these targets.")
@@ -99,10 +121,7 @@ def sync(versions: tuple[str, ...], targets: tuple[str, ...]) -> None:
         syncer.only_targets = set(targets)
     click.echo(f"syncing from {settings.upstream_url} ({len(rt.keyring)} trusted keys)")
     started = time.monotonic()
-    with click.progressbar(
-        length=0, label="sync", show_pos=False, item_show_func=lambda item: item
-    ) as bar:
-        report = syncer.sync_all(progress=lambda step: bar.update(1, step))
+    report = syncer.sync_all(progress=_ProgressBar())
     elapsed = time.monotonic() - started
     click.echo(
         f"{len(report.versions)} versions, {report.targets} targets, "

@@ -51,7 +51,9 @@ KEPT_FIELDS = (
     "Status",
 )
 
-Progress = Callable[[str], None]
+# Called with (0, step) as a step starts, (1, step) when it ends, and once
+# with (total, "") before the first.
+Progress = Callable[[int, str], None]
 
 
 @dataclass
@@ -94,18 +96,43 @@ class Syncer:
 
     # --- whole site ------------------------------------------------------
 
-    def sync_all(self, progress: Progress = lambda _: None) -> SyncReport:
-        report = SyncReport()
-        versions_json = self.versions_json()
-        for version in offered_versions(versions_json):
+    def plan(self, report: SyncReport) -> list[tuple[str, str, str]]:
+        """Every (version, target, arch) to sync, read from the site's indexes."""
+        steps: list[tuple[str, str, str]] = []
+        for version in offered_versions(self.versions_json()):
             if self.only_versions and version not in self.only_versions:
                 continue
-            progress(version)
             try:
-                self._sync_version(version, report, progress)
+                targets = self.release_targets(version)
             except MeshforgeError as exc:
                 log.error("sync of %s failed: %s", version, exc.detail)
                 report.errors.append(exc.detail)
+                continue
+            if targets is None:
+                log.info("%s is not published upstream; skipped", version)
+                continue
+            report.versions.append(version)
+            steps += [
+                (version, target, arch)
+                for target, arch in sorted(targets.items())
+                if not self.only_targets or target in self.only_targets
+            ]
+        return steps
+
+    def sync_all(self, progress: Progress = lambda _n, _s: None) -> SyncReport:
+        """Sync every planned target; ``progress`` hears of each step."""
+        report = SyncReport()
+        steps = self.plan(report)
+        progress(len(steps), "")
+        for version, target, arch in steps:
+            progress(0, f"{version} {target}")
+            try:
+                report.indexes += self.sync_target(version, target, arch)
+                report.targets += 1
+            except MeshforgeError as exc:
+                log.error("sync of %s %s failed: %s", version, target, exc.detail)
+                report.errors.append(f"{version} {target}: {exc.detail}")
+            progress(1, f"{version} {target}")
         return report
 
     def versions_json(self) -> dict[str, Any]:
@@ -123,25 +150,6 @@ class Syncer:
                 UpstreamFile(path=".versions.json", content=content, synced_at=_now())
             )
         return content
-
-    def _sync_version(
-        self, version: str, report: SyncReport, progress: Progress
-    ) -> None:
-        targets = self.release_targets(version)
-        if targets is None:
-            log.info("%s is not published upstream; skipped", version)
-            return
-        report.versions.append(version)
-        for target, arch in sorted(targets.items()):
-            if self.only_targets and target not in self.only_targets:
-                continue
-            progress(f"{version} {target}")
-            try:
-                report.indexes += self.sync_target(version, target, arch)
-                report.targets += 1
-            except MeshforgeError as exc:
-                log.error("sync of %s %s failed: %s", version, target, exc.detail)
-                report.errors.append(exc.detail)
 
     def refresh(self, version: str, target: str | None = None) -> None:
         """Fetch one version (and one target) that a request named.
