@@ -46,6 +46,10 @@ class Selection:
                 return package
         return None
 
+    def has_named(self, dep: Dependency) -> bool:
+        chosen = self.packages.get(dep.name)
+        return chosen is not None and dep.allows(chosen.version)
+
     def satisfies(self, dep: Dependency) -> bool:
         return self.find(dep) is not None
 
@@ -151,7 +155,8 @@ class Resolver:
         return fitting[-1] if fitting else None
 
     def _add(self, package: Package, trial: Selection) -> tuple[list[str], list[str]]:
-        clashes = [c.name for c in package.conflicts if trial.satisfies(c)]
+        # opkg checks Conflicts against installed names only, not Provides.
+        clashes = [c.name for c in package.conflicts if trial.has_named(c)]
         if clashes:
             return [], clashes
         # Marked before its dependencies so that cycles end here.

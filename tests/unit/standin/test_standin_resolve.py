@@ -107,3 +107,14 @@ def test_package_list_rules_remove_and_put_user_first() -> None:
 
 def test_user_removal_also_drops_a_user_duplicate() -> None:
     assert build_package_list(["a"], [], ["b", "-a", "a"]) == ["b", "kernel"]
+
+
+def test_conflict_with_an_installed_name_fails(index_24: Index) -> None:
+    # nftables-nojson declares Conflicts: nftables-json.
+    outcome = Resolver(index_24).install(["nftables-json", "nftables-nojson"])
+
+    assert outcome.conflicts == {"nftables-nojson": ["nftables-json"]}
+    assert " * opkg_install_cmd: Cannot install package nftables-nojson." in (
+        outcome.stderr_lines()
+    )
+    assert "nftables-nojson" not in outcome.selection.packages
