@@ -101,14 +101,17 @@ class Resolver:
             self._install_one(name, outcome)
         return outcome
 
-    def _install_one(self, name: str, outcome: Outcome) -> None:
-        dep = Dependency(name)
+    def _installed(self, name: str, selection: Selection) -> Package | None:
         # A name asked for is installed under that name even when another
         # package already provides it (opkg installs dnsmasq beside
         # dnsmasq-full, which only Provides it).
-        installed = outcome.selection.packages.get(name)
+        installed = selection.packages.get(name)
         if installed is None and not self.index.named(name):
-            installed = outcome.selection.find(dep)
+            installed = selection.find(Dependency(name))
+        return installed
+
+    def _install_one(self, name: str, outcome: Outcome) -> None:
+        installed = self._installed(name, outcome.selection)
         if installed is not None:
             outcome.selection.user.add(installed.name)
             return
