@@ -1,0 +1,120 @@
+"""The gateway agent against a real broker on loopback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from meshforge.errors import InvitationError
+from meshforge.net6 import gateway
+from meshforge.net6.api import create_app
+from meshforge.net6.store import Broker
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("tincd") is None, reason="the gateway makes its keys with tincd"
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "insecure", "base"),
+    [
+        ("https://broker.example.org/join/abc", False, "https://broker.example.org"),
+        ("https://b.example/net6/join/abc", False, "https://b.example/net6"),
+        ("http://127.0.0.1:8600/join/abc", False, "http://127.0.0.1:8600"),
+        ("http://[::1]:8600/join/abc", False, "http://[::1]:8600"),
+        ("http://198.51.100.2:8600/join/abc", True, "http://198.51.100.2:8600"),
+    ],
+)
+def test_invitation_urls(url: str, insecure: bool, base: str) -> None:
+    parsed = gateway.parse_invitation(url, insecure)
+
+    assert (parsed.base_url, parsed.token) == (base, "abc")
+
+
+def test_plain_http_to_another_host_is_refused() -> None:
+    with pytest.raises(InvitationError, match="--insecure"):
+        gateway.parse_invitation("http://198.51.100.2/join/abc")
+
+
+@pytest.mark.parametrize("url", ["https://b.example/abc", "ftp://b/join/x", "join"])
+def test_malformed_urls_are_refused(url: str) -> None:
+    with pytest.raises(InvitationError, match="not an invitation URL"):
+        gateway.parse_invitation(url)
+
+
+@pytest.fixture
+def live_broker(mesh_broker: Broker) -> Iterator[tuple[Broker, str]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(broker=mesh_broker), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "broker did not start"
+        time.sleep(0.05)
+    yield mesh_broker, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_join_update_and_leave(
+    live_broker: tuple[Broker, str], tmp_path: Path, public_key: str
+) -> None:
+    broker, base = live_broker
+    token = broker.invite("gw1", 56, "default", _hour()).token
+    folder = tmp_path / "gw1"
+
+    state = gateway.join(
+        gateway.JoinOptions(f"{base}/join/{token}", folder, lan="lan0")
+    )
+    saved = json.loads((folder / "gateway.json").read_text())
+    other = broker.redeem(
+        broker.invite("gw2", 56, "default", _hour()).token,
+        public_key,
+        address="203.0.113.18",
+    )
+    updated = gateway.update(folder)
+    broker.revoke(other.gateway.name)
+    gateway.update(folder)
+
+    assert state.bundle.subnet == "2001:db8:100:100::/56"
+    assert saved["token"] == state.token
+    assert oct((folder / "gateway.json").stat().st_mode & 0o777) == "0o600"
+    assert oct((folder / "tinc" / "rsa_key.priv").stat().st_mode & 0o777) == "0o600"
+    assert oct((folder / "tinc" / "tinc-up").stat().st_mode & 0o777) == "0o755"
+    assert "ConnectTo = gw2" in updated.bundle.files["tinc/tinc.conf"]
+    assert not (folder / "tinc" / "hosts" / "gw2").exists()
+    assert (folder / "tinc" / "hosts" / "srv").exists()
+
+    assert gateway.leave(folder) == []
+    assert not (folder / "gateway.json").exists()
+    assert [gw.name for gw in broker.gateways()] == []
+
+
+def test_join_with_a_used_invitation_says_why(
+    live_broker: tuple[Broker, str], tmp_path: Path, public_key: str
+) -> None:
+    broker, base = live_broker
+    token = broker.invite("gw1", 56, "default", _hour()).token
+    broker.redeem(token, public_key)
+
+    with pytest.raises(InvitationError, match="already used"):
+        gateway.join(gateway.JoinOptions(f"{base}/join/{token}", tmp_path / "g"))
+
+
+def _hour() -> timedelta:
+    return timedelta(hours=1)
