@@ -147,7 +147,7 @@ def _plan_line(plan: TargetPlan | None) -> str:
 def render_change(change: PackageChange) -> str:
     if change.kind == "rename":
         text = f"{change.name} → {change.new_name}"
-    elif change.kind == "update":
+    elif change.kind in ("update", "downgrade"):
         text = f"{change.name} {change.old_version} → {change.new_version}"
     elif change.kind == "remove":
         text = f"{change.name} {change.old_version} (not in the new release)"

@@ -22,15 +22,17 @@ from meshforge.client.releases import (
     is_newer_release,
     is_snapshot,
     next_branch_candidate,
+    package_format,
     same_branch_candidate,
     usable_branches,
 )
 from meshforge.client.server import CLIENT_NAME, Server
 from meshforge.errors import ClientError, RequestRejected
+from meshforge.packages.versions import Format, compare
 
 log = logging.getLogger(__name__)
 
-ChangeKind = Literal["update", "rename", "remove", "add"]
+ChangeKind = Literal["update", "downgrade", "rename", "remove", "add"]
 Role = Literal["same-branch", "next-branch"]
 
 # BuildRequest.filesystem accepts only these (DOMAIN §1.2).
@@ -147,13 +149,17 @@ def apply_renames(
 
 
 def version_changes(
-    wanted: dict[str, str], available: dict[str, str] | None
+    wanted: dict[str, str],
+    available: dict[str, str] | None,
+    format: Format = "opkg",
 ) -> tuple[dict[str, str], list[PackageChange]]:
     """Compare installed versions with the target release's index.
 
     Returns the packages to request (name → target version, ``""`` when the
-    index is unknown) and the updates and removals. A package missing from
-    the index cannot be built, so it is dropped and reported as removed.
+    index is unknown) and the updates, downgrades and removals. A package
+    missing from the index cannot be built, so it is dropped and reported
+    as removed. ``format`` is the target's package manager, whose version
+    order decides between update and downgrade.
     """
     if available is None:
         return dict.fromkeys(wanted, ""), []
@@ -166,7 +172,10 @@ def version_changes(
             continue
         keep[name] = new
         if old and new != old:
-            changes.append(PackageChange("update", name, old, name, new))
+            kind: ChangeKind = (
+                "downgrade" if compare(new, old, format) < 0 else "update"
+            )
+            changes.append(PackageChange(kind, name, old, name, new))
     return keep, changes
 
 
@@ -246,7 +255,8 @@ class Planner:
             device.release.revision_number,
         )
         available = self.available_packages(candidate, device)
-        packages, updates = version_changes(renamed, available)
+        fmt = package_format(candidate.version)
+        packages, updates = version_changes(renamed, available, fmt)
         return TargetPlan(
             role=role,
             version=candidate.version,

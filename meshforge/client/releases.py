@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from meshforge.packages.versions import Format
+
 SNAPSHOT = "SNAPSHOT"
 
 _RELEASE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?$")
@@ -160,3 +162,15 @@ def candidate_for(branches: dict[str, Branch], version: str) -> Candidate | None
     if branch is None or version not in branch.versions:
         return None
     return Candidate(version, branch)
+
+
+# The first release branch built with apk (DOMAIN §4.3, §6).
+FIRST_APK_BRANCH = (25, 12)
+
+
+def package_format(version: str) -> Format:
+    """The package manager of ``version``: apk on SNAPSHOT and 25.12+."""
+    if version == SNAPSHOT:
+        return "apk"
+    key = branch_key(branch_of(version))
+    return "apk" if key is not None and key >= FIRST_APK_BRANCH else "opkg"

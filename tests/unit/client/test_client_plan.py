@@ -62,6 +62,10 @@ def test_version_changes_updates_and_removals(fake: Any) -> None:
         PackageChange("update", "b", "2-1", "b", "2-2"),
         PackageChange("remove", "gone", "3-1"),
     ]
+    _, changes = version_changes(
+        {"c": "2.0-1", "d": "1.0~rc1-1"}, {"c": "1.9-1", "d": "1.0-1"}
+    )
+    assert [c.kind for c in changes] == ["downgrade", "update"]
     keep, changes = version_changes(wanted, None)
     assert keep == dict.fromkeys(wanted, "") and changes == []
 

@@ -13,6 +13,7 @@ from meshforge.client.releases import (
     is_newer_release,
     newest_release,
     next_branch_candidate,
+    package_format,
     release_key,
     same_branch_candidate,
     usable_branches,
@@ -95,3 +96,17 @@ def test_candidate_for_and_newer(overview: Overview) -> None:
     assert is_newer_release("23.05.6", "23.05.4")
     assert not is_newer_release("23.05.4", "23.05.4")
     assert not is_newer_release("23.05-SNAPSHOT", "23.05.4")
+
+
+@pytest.mark.parametrize(
+    ("version", "manager"),
+    [
+        ("24.10.5", "opkg"),
+        ("24.10-SNAPSHOT", "opkg"),
+        ("25.12.2", "apk"),
+        ("SNAPSHOT", "apk"),
+        ("19.07.10", "opkg"),
+    ],
+)
+def test_package_format(version: str, manager: str) -> None:
+    assert package_format(version) == manager
