@@ -26,7 +26,7 @@ from meshforge.config import Settings
 from meshforge.db.models import Build, StoredFile
 from meshforge.db.session import Database
 from meshforge.errors import BuildError, MeshforgeError
-from meshforge.imagebuilder.builder import Builder, MakeInfo, MakeResult
+from meshforge.imagebuilder.builder import Builder, MakeResult, check_revision
 from meshforge.imagebuilder.cache import BuilderCache
 from meshforge.requests.hashing import packages_hash
 from meshforge.store.base import Store, StoredItem
@@ -163,7 +163,7 @@ class Worker:
         request = job.request
         self._step(job.request_hash, "validate_revision")
         info = builder.info()
-        self._check_revision(info, request)
+        check_revision(info, request.get("version_code") or request.get("revision", ""))
         profile = request["profile"]
         profile_info = info.profiles.get(profile)
         if profile_info is None:
@@ -207,17 +207,6 @@ class Worker:
         items = self.store.put_dir(job.request_hash, bin_dir)
         self._record_files(job.request_hash, items)
         return body
-
-    @staticmethod
-    def _check_revision(info: MakeInfo, request: dict[str, Any]) -> None:
-        wanted = request.get("version_code") or request.get("revision") or ""
-        if wanted and info.revision != wanted:
-            raise BuildError(
-                f"Received incorrect version {info.revision} (requested {wanted}): "
-                "the ImageBuilder upstream is at another revision than the "
-                "request. Ask again with the current version_code.",
-                permanent=False,
-            )
 
     def _record_files(self, request_hash: str, items: list[StoredItem]) -> None:
         with self.db.session() as session:

@@ -30,6 +30,7 @@ class Mirror:
     url: str
     root: Path
     keys_dir: Path
+    demo_key: Path  # the demo usign secret key that signs sha256sums
 
 
 @dataclass
@@ -61,7 +62,7 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mirror]:
     root.mkdir()
     server, url = serve_mirror(root, port=0)
     info = build_mirror(root, url)
-    yield Mirror(url, root, Path(info.keys_dir))
+    yield Mirror(url, root, Path(info.keys_dir), Path(info.demo_secret_key))
     server.shutdown()
 
 

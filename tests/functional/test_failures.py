@@ -53,3 +53,70 @@ def test_tampered_index_signature_keeps_old_data(make_server, mirror, tmp_path):
     assert "evil" not in live.runtime.catalog.packages(
         live.runtime.catalog.target(*key)
     )
+
+
+def _evil_archive(path, member_name, link_target=None):
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:xz") as tar:
+        info = tarfile.TarInfo("openwrt-imagebuilder/Makefile")
+        data = b"all:\n\ttrue\n"
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        evil = tarfile.TarInfo(member_name)
+        if link_target is None:
+            evil.size = 4
+            tar.addfile(evil, io.BytesIO(b"evil"))
+        else:
+            evil.type = tarfile.SYMTYPE
+            evil.linkname = link_target
+            tar.addfile(evil)
+
+
+import pytest  # noqa: E402  # kept beside the tests that use it
+
+
+@pytest.mark.parametrize(
+    "member,link",
+    [
+        ("openwrt-imagebuilder/../../escaped", None),
+        ("openwrt-imagebuilder/etc-link", "/etc"),
+    ],
+)
+def test_archive_escaping_its_folder_is_refused(
+    make_server, mirror, tmp_path, member, link
+):
+    import hashlib
+
+    from meshforge.signing.usign import parse_secret_key
+
+    folder = mirror.root / "releases/22.03-SNAPSHOT/targets/x86/64"
+    archive = next(folder.glob("openwrt-imagebuilder-*.tar.xz"))
+    saved = {
+        p.name: p.read_bytes()
+        for p in (archive, folder / "sha256sums", folder / "sha256sums.sig")
+    }
+    try:
+        _evil_archive(archive, member, link)
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        lines = [
+            f"{digest} *{archive.name}" if line.endswith(archive.name) else line
+            for line in saved["sha256sums"].decode().splitlines()
+        ]
+        sums = ("\n".join(lines) + "\n").encode()
+        (folder / "sha256sums").write_bytes(sums)
+        key = parse_secret_key(mirror.demo_key.read_text())
+        (folder / "sha256sums.sig").write_text(key.sign(sums))
+        live = make_server()
+        with live.client() as client:
+            queued = client.post("/api/v1/build", json={**BASE, "packages": ["rsync"]})
+            failed = live.wait_for(queued.json()["request_hash"])
+    finally:
+        for name, data in saved.items():
+            (folder / name).write_bytes(data)
+    assert failed.status_code == 500
+    assert failed.json()["detail"].startswith("Error: ")
+    assert not any(p.name == "escaped" for p in tmp_path.parent.rglob("escaped"))
+    assert "is unsafe" in failed.json()["detail"]
+    assert failed.json()["error_kind"] == "permanent"
