@@ -12,10 +12,12 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from types import FrameType
 
 from standin.mirror import MirrorInfo, build_mirror, serve_mirror
 
@@ -35,11 +37,27 @@ def meshforge(*args: str) -> list[str]:
     return [sys.executable, "-m", "meshforge.cli", *args]
 
 
-def child_env(info: MirrorInfo) -> dict[str, str]:
+def child_env(info: MirrorInfo, var: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["MESHFORGE_UPSTREAM_URL"] = info.base_url
-    env["MESHFORGE_UPSTREAM_KEYS_DIR"] = str(info.keys_dir)
+    env["MESHFORGE_UPSTREAM_KEYS_DIR"] = str(info.keys_dir.resolve())
+    env["MESHFORGE_VAR_DIR"] = str(var)
     return env
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # ``kill`` or ``timeout`` sends SIGTERM: stop the children as Ctrl-C
+    # would, instead of leaving ``meshforge serve`` behind as an orphan.
+    raise KeyboardInterrupt
 
 
 def start_upstream(var: Path, port: int) -> tuple[ThreadingHTTPServer, MirrorInfo]:
@@ -68,11 +86,16 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def run(var: Path, mirror_port: int, port: int) -> int:
+    if not port_is_free(port):
+        raise SystemExit(
+            f"[demo] {HOST}:{port} is already in use, so meshforge could not "
+            "listen there. Stop what uses it or pass --port."
+        )
     server, info = start_upstream(var, mirror_port)
     say(f"upstream mirror: {info.base_url} (files in {info.root})")
     say(f"trusted keys:    {info.keys_dir}")
     say(f"stand-in ImageBuilders: {', '.join(sorted(info.archives))}")
-    env = child_env(info)
+    env = child_env(info, var)
     try:
         say("running: meshforge sync")
         synced = subprocess.run(meshforge("sync"), env=env, check=False)
@@ -95,11 +118,13 @@ def run(var: Path, mirror_port: int, port: int) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="meshforge demo on loopback")
-    parser.add_argument("--var", type=Path, default=Path("var"))
+    default_var = Path(os.environ.get("MESHFORGE_VAR_DIR") or "var")
+    parser.add_argument("--var", type=Path, default=default_var)
     parser.add_argument("--mirror-port", type=int, default=8001)
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[demo] %(message)s")
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         code = run(args.var, args.mirror_port, args.port)
     except KeyboardInterrupt:

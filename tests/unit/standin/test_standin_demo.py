@@ -27,7 +27,8 @@ def test_upstream_is_served_where_the_builders_point(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
 
-    env = child_env(info)
+    env = child_env(info, tmp_path / "var")
     assert env["MESHFORGE_UPSTREAM_URL"] == info.base_url
-    assert Path(env["MESHFORGE_UPSTREAM_KEYS_DIR"]) == info.keys_dir
+    assert Path(env["MESHFORGE_UPSTREAM_KEYS_DIR"]) == info.keys_dir.resolve()
+    assert env["MESHFORGE_VAR_DIR"] == str(tmp_path / "var")
     assert meshforge("sync")[1:] == ["-m", "meshforge.cli", "sync"]
