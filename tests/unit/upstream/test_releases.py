@@ -22,8 +22,10 @@ def test_version_path_and_unversioned():
 
 def test_offered_versions_order_and_filter():
     versions = offered_versions(
-        {"upcoming_version": "25.12.0-rc1",
-         "versions_list": ["24.10.4", "24.10.10", "23.05.5", "18.06.9", "1.2.3"]}
+        {
+            "upcoming_version": "25.12.0-rc1",
+            "versions_list": ["24.10.4", "24.10.10", "23.05.5", "18.06.9", "1.2.3"],
+        }
     )
     # Unknown branches (18.06, 1.2) are dropped; within a branch releases come
     # first, then rc versions, then the branch snapshot; 24.10.10 > 24.10.4.
