@@ -10,11 +10,12 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import click
 
-from meshforge.client.device import Device, read_device
+from meshforge.client.device import Device, configured_server, read_device
 from meshforge.client.download import Downloader, Expected
 from meshforge.client.images import Image, choose_image
 from meshforge.client.install import install, sysupgrade_command
@@ -52,8 +53,20 @@ Exit codes:
 class Context:
     root: Path
     board_json: Path | None
-    server: Server
+    server_url: str | None
     upstream: str | None
+    policy: RetryPolicy | None = None
+
+    @cached_property
+    def server(self) -> Server:
+        url = self.server_url or configured_server(self.root)
+        if not url:
+            raise click.UsageError(
+                "No build server: pass --server URL, set "
+                "MESHFORGE_UPGRADE_SERVER, or set server.url in "
+                "/etc/config/attendedsysupgrade."
+            )
+        return Server(url, policy=self.policy)
 
     def device(self) -> tuple[Device, InstalledPackages]:
         return read_device(self.root, self.board_json), read_installed(self.root)
@@ -66,8 +79,8 @@ class Context:
 @click.option(
     "--server",
     envvar="MESHFORGE_UPGRADE_SERVER",
-    required=True,
-    help="Base URL of the build server (env MESHFORGE_UPGRADE_SERVER).",
+    help="Base URL of the build server (env MESHFORGE_UPGRADE_SERVER; "
+    "default: server.url in ROOT/etc/config/attendedsysupgrade).",
 )
 @click.option(
     "--root",
@@ -90,13 +103,13 @@ class Context:
 @click.pass_context
 def group(
     ctx: click.Context,
-    server: str,
+    server: str | None,
     root: Path,
     board_json: Path | None,
     upstream: str | None,
 ) -> None:
     """Upgrade this router through a build server, keeping its packages."""
-    ctx.obj = Context(root, board_json, Server(server), upstream)
+    ctx.obj = Context(root, board_json, server, upstream)
 
 
 # --- check ---------------------------------------------------------------
@@ -214,7 +227,7 @@ def request(
             "--install flashes the running system: it needs "
             "--root / (or add --dry-run)."
         )
-    obj.server.policy = RetryPolicy(build_timeout=timeout)
+    obj.policy = RetryPolicy(build_timeout=timeout)
     device, installed = obj.device()
     plan = choose_plan(obj.planner(), device, installed, version, next_branch)
     click.echo(f"Requesting {plan.version} {plan.version_code} for {plan.profile}")

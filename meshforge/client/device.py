@@ -210,3 +210,29 @@ def read_device(root: Path, board_json: Path | None = None) -> Device:
     )
     log.debug("device below %s: %s", root, device)
     return device
+
+
+def configured_server(root: Path) -> str:
+    """``server.url`` of the attended-sysupgrade UCI config, ``""`` if unset.
+
+    The LuCI app and owut read the same option, so a router already set up
+    for them needs no ``--server``.
+    """
+    path = root / "etc/config/attendedsysupgrade"
+    if not path.is_file():
+        return ""
+    section = ""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        words = _uci_words(line)
+        if len(words) >= 2 and words[0] == "config":
+            section = words[1]
+        elif len(words) >= 3 and words[:2] == ["option", "url"] and section == "server":
+            return words[2]
+    return ""
+
+
+def _uci_words(line: str) -> list[str]:
+    try:
+        return shlex.split(line, comments=True)
+    except ValueError:
+        return []

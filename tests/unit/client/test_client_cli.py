@@ -138,3 +138,12 @@ def test_render_check_and_changes() -> None:
     assert render_change(PackageChange("add", "kmod-nft-nat6")) == (
         "  add     kmod-nft-nat6 (required by the new release)"
     )
+
+
+def test_missing_server_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("MESHFORGE_UPGRADE_SERVER", raising=False)
+    code = run_main(monkeypatch, "upgrade", "--root", str(X86), "check")
+    assert code == 2
+    assert "No build server" in capsys.readouterr().err

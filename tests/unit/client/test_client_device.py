@@ -10,6 +10,7 @@ import pytest
 
 from meshforge.client.device import (
     board_identity,
+    configured_server,
     read_device,
     read_shell_vars,
     rootfs_type,
@@ -123,3 +124,14 @@ def test_shell_vars_handles_both_quote_styles(tmp_path: Path) -> None:
     path = tmp_path / "vars"
     path.write_text("A='one two'\nB=\"three\"\n# comment\nnot a line\n")
     assert read_shell_vars(path) == {"A": "one two", "B": "three"}
+
+
+def test_server_url_from_attendedsysupgrade_config(tmp_path: Path) -> None:
+    assert configured_server(tmp_path) == ""
+    (tmp_path / "etc/config").mkdir(parents=True)
+    # Generated UCI file in the shape attendedsysupgrade-common installs.
+    (tmp_path / "etc/config/attendedsysupgrade").write_text(
+        "config client 'client'\n\toption url 'http://wrong.invalid'\n\n"
+        "config server 'server'\n\toption url 'http://192.0.2.10:8000'\n"
+    )
+    assert configured_server(tmp_path) == "http://192.0.2.10:8000"
