@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from meshforge.config import Settings
 from meshforge.errors import BadRequest, IndexMissing, UnprocessableRequest
+from meshforge.packages.resolver import expand_request, resolve
 from meshforge.requests.hashing import NormalisedRequest
 from meshforge.requests.model import BuildRequest
 from meshforge.upstream.catalog import Catalog, TargetMeta
@@ -165,13 +166,11 @@ def check_buildable(checked: Checked, catalog: Catalog) -> None:
             f"{request.target} is now at {meta.version_code}. Ask again with the "
             "current version_code (from /api/v1/revision) or without one."
         )
-    available = catalog.packages(meta)
-    wanted = [p.removeprefix("-") for p in request.packages]
-    missing = sorted({name for name in wanted if name not in available})
-    if missing:
-        raise UnprocessableRequest(
-            f"Unknown package{'s' if len(missing) > 1 else ''} for "
-            f"{request.version} {request.target}: {', '.join(missing)}. Check the "
-            "spelling, or remove them from the request.",
-            missing=missing,
-        )
+    profile_packages = meta.profile(request.profile).get("device_packages", [])
+    packages = expand_request(
+        meta.default_packages,
+        [str(p) for p in profile_packages],
+        list(request.packages),
+        request.diff_packages,
+    )
+    resolve(catalog.universe(meta), packages, defaults=meta.default_packages)

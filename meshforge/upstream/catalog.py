@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from meshforge.db.models import PackageIndex, Release, Target, UpstreamFile
 from meshforge.db.session import Database
-from meshforge.upstream.opkg import split_list, strip_abi
+from meshforge.packages.index import Universe, imagebuilder_packages
 
 # How long a cached entry is trusted before its sync time is checked again.
 CHECK_AFTER_S = 5.0
@@ -57,39 +57,12 @@ class TargetMeta:
         return result
 
 
-@dataclass
-class PackageSet:
-    """Package names a target can install, with versions (ABI-free names)."""
-
-    versions: dict[str, str]
-    provided: set[str]
-    entries: list[dict[str, str]]
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.versions or name in self.provided
-
-
-def _package_set(indexes: list[PackageIndex]) -> PackageSet:
-    versions: dict[str, str] = {}
-    provided: set[str] = set()
-    entries: list[dict[str, str]] = []
-    for index in indexes:
-        for entry in index.entries:
-            name = strip_abi(entry.get("Package", ""), entry.get("ABIVersion"))
-            versions.setdefault(name, entry.get("Version", ""))
-            provided.add(entry.get("Package", ""))
-            for item in split_list(entry.get("Provides", "")):
-                provided.add(item.split()[0].split("(")[0].strip())
-            entries.append(entry)
-    return PackageSet(versions, provided, entries)
-
-
 class Catalog:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._lock = threading.Lock()
         self._targets: dict[tuple[str, str], tuple[float, Any, TargetMeta]] = {}
-        self._packages: dict[tuple[str, str], tuple[float, Any, PackageSet]] = {}
+        self._universes: dict[tuple[str, str], tuple[float, Any, Universe]] = {}
         self._releases: tuple[float, dict[str, Release]] | None = None
 
     # --- releases --------------------------------------------------------
@@ -141,32 +114,36 @@ class Catalog:
             self._targets[key] = (time.monotonic(), stamp, meta)
         return meta
 
-    def packages(self, meta: TargetMeta) -> PackageSet:
+    def universe(self, meta: TargetMeta) -> Universe:
+        """Every package a target's builder can install, with relations."""
         key = (meta.version, meta.target)
-        scopes = [f"target:{meta.target}", f"arch:{meta.arch}"]
-        query = select(func.max(PackageIndex.synced_at)).where(
-            PackageIndex.version == meta.version, PackageIndex.scope.in_(scopes)
-        )
-        cached = self._packages.get(key)
+        cached = self._universes.get(key)
         if cached and time.monotonic() - cached[0] < CHECK_AFTER_S:
             return cached[2]
+        scopes = [f"target:{meta.target}", f"arch:{meta.arch}"]
         with self.db.session() as session:
-            stamp = session.scalar(query)
-            if cached and cached[1] == stamp:
-                self._packages[key] = (time.monotonic(), stamp, cached[2])
-                return cached[2]
-            rows = list(
-                session.scalars(
-                    select(PackageIndex)
-                    .where(PackageIndex.version == meta.version)
-                    .where(PackageIndex.scope.in_(scopes))
-                    .order_by(PackageIndex.scope.desc(), PackageIndex.feed)
+            stamp = session.scalar(
+                select(func.max(PackageIndex.synced_at)).where(
+                    PackageIndex.version == meta.version,
+                    PackageIndex.scope.in_(scopes),
                 )
             )
-        package_set = _package_set(rows)
+            if cached and cached[1] == stamp:
+                self._universes[key] = (time.monotonic(), stamp, cached[2])
+                return cached[2]
+            rows = session.scalars(
+                select(PackageIndex)
+                .where(PackageIndex.version == meta.version)
+                .where(PackageIndex.scope.in_(scopes))
+                .order_by(PackageIndex.scope.desc(), PackageIndex.feed)
+            )
+            stanzas = [entry for row in rows for entry in row.entries]
+        universe = Universe.from_stanzas(stanzas, arch=meta.arch)
+        # libc and kernel come from the builder's own folder, not a feed.
+        universe.add(imagebuilder_packages(universe))
         with self._lock:
-            self._packages[key] = (time.monotonic(), stamp, package_set)
-        return package_set
+            self._universes[key] = (time.monotonic(), stamp, universe)
+        return universe
 
     def index_entries(self, version: str, scope: str) -> list[dict[str, str]]:
         """Entries of every index of one scope (``target:…`` or ``arch:…``)."""

@@ -50,7 +50,7 @@ def test_tampered_index_signature_keeps_old_data(make_server, mirror, tmp_path):
     with live.runtime.db.session() as session:
         after = session.get(Target, key)
         assert after is not None and after.synced_at == stamp
-    assert "evil" not in live.runtime.catalog.packages(
+    assert "evil" not in live.runtime.catalog.universe(
         live.runtime.catalog.target(*key)
     )
 
