@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-
-def diff_packages(requested: list[str], defaults: set[str]) -> list[str]:
-    """asu's ``diff_packages``: remove every default the request does not list.
-
-    The removals come first, sorted; ``--x`` collapses to ``-x``; the request
-    follows in its own order.
-    """
-    wanted = set(requested)
-    removals = sorted({"-" + name.lstrip("-") for name in defaults - wanted})
-    return removals + list(requested)
+from meshforge.packages.resolver import diff_against_defaults
 
 
 def image_packages(
     requested: list[str], defaults: list[str], profile_packages: list[str], diff: bool
 ) -> list[str]:
+    """As asu passes it: the request as sent, or with ``diff_packages`` the
+    removals of every default it leaves out, then the request."""
     if not diff:
         return list(requested)
-    return diff_packages(requested, set(defaults) | set(profile_packages))
+    return diff_against_defaults(requested, [*defaults, *profile_packages])

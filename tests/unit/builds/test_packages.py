@@ -1,6 +1,7 @@
 import pytest
 
-from meshforge.builds.packages import diff_packages, image_packages
+from meshforge.builds.packages import image_packages
+from meshforge.packages.resolver import diff_against_defaults as diff_packages
 
 
 @pytest.mark.parametrize(
