@@ -279,7 +279,8 @@ class Planner:
         target = device.release.target
         try:
             profiles = self.server.get_json(
-                f"{upstream}/{candidate.path}/targets/{target}/profiles.json"
+                f"{upstream}/{candidate.path}/targets/{target}/profiles.json",
+                patient=False,
             )
         except ClientError as exc:
             log.warning(

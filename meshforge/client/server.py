@@ -76,15 +76,15 @@ ProgressCallback = Callable[[BuildStatus], None]
 
 
 def error_sentence(response: httpx.Response) -> str:
-    """The server's ``detail`` as one sentence, whatever its shape."""
+    """The server's ``detail`` as one sentence without its final period."""
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:300] or response.reason_phrase
+        return (response.text.strip()[:300] or response.reason_phrase).rstrip(".")
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, list):
         return "; ".join(_pydantic_item(item) for item in detail)
-    return str(detail or response.reason_phrase)
+    return str(detail or response.reason_phrase).rstrip(".")
 
 
 def _pydantic_item(item: Any) -> str:
@@ -119,10 +119,13 @@ class Server:
 
     # --- metadata ------------------------------------------------------
 
-    def get_json(self, url: str) -> dict[str, Any]:
-        """GET a JSON object (absolute URL or server path), with retries."""
+    def get_json(self, url: str, *, patient: bool = True) -> dict[str, Any]:
+        """GET a JSON object (absolute URL or server path).
+
+        ``patient=False`` tries once: for optional sources with a fallback.
+        """
         full = url if "://" in url else self.url(url)
-        response = self._send("GET", full)
+        response = self._send("GET", full, patient=patient)
         if response.status_code >= 400:
             raise self._http_error(response, f"GET {full}")
         try:
@@ -212,9 +215,11 @@ class Server:
 
     # --- transport -----------------------------------------------------
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, *, patient: bool = True, **kwargs: Any
+    ) -> httpx.Response:
         """One request, retried on overload and on dropped connections."""
-        delays = self.policy.delays()
+        delays = self.policy.delays() if patient else []
         for attempt in range(len(delays) + 1):
             response: httpx.Response | None = None
             try:
@@ -239,7 +244,7 @@ class Server:
         sentence = error_sentence(response)
         if 400 <= response.status_code < 500:
             return RequestRejected(
-                f"The server refused {what} ({response.status_code}): {sentence}",
+                f"The server refused {what} ({response.status_code}): {sentence}.",
                 status=response.status_code,
             )
         return ServerUnavailable(
@@ -294,9 +299,8 @@ def _build_failure(response: httpx.Response) -> RemoteBuildFailed:
         body = {}
     stderr = str(body.get("stderr") or "")
     if stderr:
-        log.error(
-            "build stderr (last lines):\n%s", "\n".join(stderr.splitlines()[-20:])
-        )
+        tail = "\n".join(stderr.splitlines()[-20:])
+        log.info("build stderr (last lines):\n%s", tail)
     return RemoteBuildFailed(
         f"The server could not build the image: {error_sentence(response)}. "
         "Run with -v to see the build log; a package conflict or size limit "

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from meshforge.client.device import read_device
 from meshforge.client.download import Downloader, Expected
 from meshforge.client.images import choose_image
@@ -266,6 +268,17 @@ def test_529_then_success(make_server: Any, tmp_path: Path) -> None:
         url, tmp_path / image.name, Expected(image.sha256, image.size)
     )
     assert hashlib.sha256(path.read_bytes()).hexdigest() == image.sha256
+
+    # Resume: the start of the image is here from an interrupted run.
+    again = tmp_path / "again" / image.name
+    again.parent.mkdir()
+    again.with_name(image.name + ".part").write_bytes(path.read_bytes()[:1000])
+    codes: list[int] = []
+    hooks = {"response": [lambda response: codes.append(response.status_code)]}
+    with httpx.Client(event_hooks=hooks) as http:
+        resumed = Downloader(http).fetch(url, again, Expected(image.sha256))
+    assert resumed.read_bytes() == path.read_bytes()
+    assert codes == [206]
 
 
 def test_unknown_version_is_a_sentence_and_exit_12(
