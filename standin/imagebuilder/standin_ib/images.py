@@ -115,12 +115,17 @@ def make_images(
     return images
 
 
-def too_big(image: Image, path: Path, limit: int | None) -> bool:
-    """``Build/check-size``: warn and leave the image out when over the limit."""
-    if limit is None or len(image.data) <= limit:
+def too_big(image: Image, path: Path, limit: int | None, absent: int) -> bool:
+    """``Build/check-size``: warn and leave the image out when over the limit.
+
+    ``absent`` is the size of the package files the stand-in lists but does
+    not hold; it is counted so that a limit bites where a real image's would.
+    """
+    size = len(image.data) + absent
+    if limit is None or size <= limit:
         return False
     print(
-        f"    WARNING: Image file {path} is too big: {len(image.data)} > {limit}",
+        f"    WARNING: Image file {path} is too big: {size} > {limit}",
         file=sys.stderr,
     )
     return True

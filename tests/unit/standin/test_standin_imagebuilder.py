@@ -319,3 +319,20 @@ def test_tampered_feed_is_dropped_like_opkg(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Signature check failed." in result.stderr
     assert "Unknown package 'rsync'." in result.stdout
+
+
+def test_size_limit_counts_the_listed_packages(
+    x86_builder: Path, tmp_path: Path
+) -> None:
+    # Defaults + rsync pack to about 5.7 MB in the real index: more than a
+    # 1 MiB partition, although the stand-in's squashfs is only a few KiB.
+    need_tool("mksquashfs")
+    args = ("image", "PROFILE=generic", "PACKAGES=rsync")
+
+    small = make(x86_builder, *args, f"BIN_DIR={tmp_path / 'a'}", "ROOTFS_PARTSIZE=1")
+    roomy = make(x86_builder, *args, f"BIN_DIR={tmp_path / 'b'}", "ROOTFS_PARTSIZE=16")
+
+    assert "is too big" in small.stderr
+    assert not list((tmp_path / "a").glob("*.img.gz"))
+    assert "is too big" not in roomy.stderr
+    assert len(list((tmp_path / "b").glob("*.img.gz"))) == 3
