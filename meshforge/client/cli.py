@@ -227,6 +227,8 @@ def request(
             "--install flashes the running system: it needs "
             "--root / (or add --dry-run)."
         )
+    if version and next_branch:
+        raise click.UsageError("Give --version or --next-branch, not both.")
     obj.policy = RetryPolicy(build_timeout=timeout)
     device, installed = obj.device()
     plan = choose_plan(obj.planner(), device, installed, version, next_branch)

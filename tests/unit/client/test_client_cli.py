@@ -147,3 +147,11 @@ def test_missing_server_is_a_usage_error(
     code = run_main(monkeypatch, "upgrade", "--root", str(X86), "check")
     assert code == 2
     assert "No build server" in capsys.readouterr().err
+
+
+def test_version_and_next_branch_exclude_each_other(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("--root", str(X86), "request", "--version", "24.10.5", "--next-branch")
+    assert run_main(monkeypatch, "upgrade", "--server", NOWHERE, *args) == 2
+    assert "not both" in capsys.readouterr().err

@@ -109,3 +109,11 @@ def test_no_image_of_the_running_filesystem(profiles_2305: Profiles) -> None:
 def test_wanted_types() -> None:
     assert wanted_types("armsr/armv8", True) == ["combined-efi"]
     assert wanted_types("ramips/mt7621", False) == ["sysupgrade", "combined", "sdcard"]
+
+
+def test_lede_x86_ubus_sample_is_generic() -> None:
+    board = UBUS / "lede-snapshot-r4144-x86-64-qemu.json"
+    device = read_device(X86, board)
+    assert (device.release.version, device.release.target) == ("SNAPSHOT", "x86/64")
+    assert device.release.revision_number == 4144
+    assert resolve_profile(device, None) == "generic"
