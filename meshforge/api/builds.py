@@ -26,7 +26,13 @@ def _iso(view: BuildView) -> str:
 def build_body(view: BuildView) -> tuple[int, dict[str, Any]]:
     """The status code and body asu's clients expect for a build's state."""
     build = view.build
-    common = {"request_hash": build.request_hash, "enqueued_at": _iso(view)}
+    common: dict[str, Any] = {
+        "request_hash": build.request_hash,
+        "enqueued_at": _iso(view),
+    }
+    if build.request.get("revision"):
+        # Snapshot builds are pinned to the upstream revision they resolved.
+        common["revision"] = build.request["revision"]
     if build.state == states.DONE and build.result:
         body = {**build.result, **common, "bin_dir": build.request_hash}
         return 200, {

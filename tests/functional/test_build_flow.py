@@ -119,3 +119,27 @@ def test_signed_checksums_build_log_and_expiry(make_server, tmp_path):
         again = client.post("/api/v1/build", json=REQUEST)
     assert again.status_code == 202
     assert live.wait_for(queued["request_hash"]).status_code == 200
+
+
+def test_snapshot_requests_are_pinned_to_the_upstream_revision(make_server):
+    from datetime import UTC, datetime
+
+    from meshforge.db.models import Target
+
+    live = make_server(worker=False)
+    with live.client() as client:
+        first = client.post("/api/v1/build", json=REQUEST).json()
+        with live.runtime.db.session() as session:
+            target = session.get(Target, ("22.03-SNAPSHOT", "x86/64"))
+            target.version_code = "r20143-0123456789"
+            target.synced_at = datetime.now(UTC)
+        live.runtime.catalog._targets.clear()
+        second = client.post("/api/v1/build", json=REQUEST).json()
+        stale = client.post(
+            "/api/v1/build", json={**REQUEST, "version_code": "r20142-e500494771"}
+        )
+    assert first["request_hash"] != second["request_hash"]
+    assert first["revision"] == "r20142-e500494771"
+    assert second["revision"] == "r20143-0123456789"
+    assert stale.status_code == 400
+    assert "r20143-0123456789" in stale.json()["detail"]
