@@ -99,6 +99,7 @@ class UpgradeCheck:
                 "package_manager": self.installed.manager,
                 "user_packages": self.installed.user,
             },
+            "upstream_url": self.upstream_url,
             "same_branch": _plan_json(self.same_branch),
             "next_branch": _plan_json(self.next_branch),
             "upgrade_available": self.release_upgrade is not None,

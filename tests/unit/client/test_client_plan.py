@@ -169,6 +169,7 @@ def test_check_json_reports_current_and_offers(fake: Any) -> None:
     data = check.to_json()
     assert data["current"]["version"] == "23.05-SNAPSHOT"
     assert data["current"]["package_manager"] == "opkg"
+    assert data["upstream_url"] == UPSTREAM
     assert len(data["current"]["user_packages"]) == len(installed.user)
     # 23.05-SNAPSHOT's files are not served: profile falls back, code unknown.
     assert data["same_branch"]["version"] == "23.05-SNAPSHOT"
