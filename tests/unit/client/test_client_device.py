@@ -11,6 +11,7 @@ import pytest
 from meshforge.client.device import (
     board_identity,
     configured_server,
+    load_board,
     read_device,
     read_shell_vars,
     rootfs_type,
@@ -135,3 +136,30 @@ def test_server_url_from_attendedsysupgrade_config(tmp_path: Path) -> None:
         "config server 'server'\n\toption url 'http://192.0.2.10:8000'\n"
     )
     assert configured_server(tmp_path) == "http://192.0.2.10:8000"
+
+
+def _fake_ubus(folder: Path, script: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put a stand-in ``ubus`` first on PATH (this machine is no router)."""
+    tool = folder / "ubus"
+    tool.write_text("#!/bin/sh\n" + script)
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:/usr/bin:/bin")
+
+
+def test_live_ubus_is_run_only_for_the_real_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample = UBUS / "lede-snapshot-r4144-x86-64-qemu.json"
+    _fake_ubus(
+        tmp_path, f'[ "$*" = "call system board" ] && cat {sample}\n', monkeypatch
+    )
+    assert load_board(Path("/"), None)["release"]["revision"] == "r4144-a131b892ea"
+    assert load_board(X86, None) == {}
+
+
+def test_failing_live_ubus_is_a_router_state_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_ubus(tmp_path, "echo 'Failed to connect to ubus' >&2\nexit 4\n", monkeypatch)
+    with pytest.raises(RouterStateError, match="Failed to connect to ubus"):
+        load_board(Path("/"), None)
