@@ -71,6 +71,13 @@ def render_server(options: BabelOptions, link: IPv6Network, default_route: bool)
     if default_route:
         lines.append("redistribute ip ::/0 le 0 allow")
     lines += ["redistribute local deny", "redistribute deny"]
+    # Gateways are direct neighbours on the switched tunnel. A server that
+    # passed their routes on would be picked as a next hop at times, and
+    # traffic would stall when it goes down until babeld times it out.
+    lines.append(f"out ip {link} le 128 allow")
+    if default_route:
+        lines.append("out ip ::/0 le 0 allow")
+    lines.append("out deny")
     return "\n".join(lines) + "\n"
 
 

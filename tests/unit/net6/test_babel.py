@@ -62,10 +62,18 @@ def test_server_announces_link_and_optionally_the_default_route() -> None:
         "redistribute local ip 2001:db8:100::/64 le 128 allow",
         "redistribute local deny",
         "redistribute deny",
+        "out ip 2001:db8:100::/64 le 128 allow",
+        "out deny",
     ]
     assert "redistribute ip ::/0 le 0 allow" in uplink
     assert "redistribute ip ::/0 le 0 allow" not in plain
-    assert uplink[-2:] == ["redistribute local deny", "redistribute deny"]
+    assert uplink[-5:] == [
+        "redistribute local deny",
+        "redistribute deny",
+        "out ip 2001:db8:100::/64 le 128 allow",
+        "out ip ::/0 le 0 allow",
+        "out deny",
+    ]
 
 
 @pytest.mark.parametrize("key", ["", "XYZ", "0f" * 65, "abc"])
