@@ -1,0 +1,141 @@
+"""``meshforge net6`` on the server side, through click."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from meshforge.cli import cli
+from meshforge.errors import Net6Error
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("tincd") is None, reason="init makes the server key with tincd"
+)
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("MESHFORGE_NET6_DATABASE_URL", f"sqlite:///{tmp_path}/n.db")
+    monkeypatch.setenv("MESHFORGE_NET6_HELLO_INTERVAL", "1")
+    return CliRunner()
+
+
+def _ok(runner: CliRunner, *args: str) -> str:
+    result = runner.invoke(cli, ["net6", *args])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def test_init_writes_a_complete_server(runner: CliRunner, tmp_path: Path) -> None:
+    folder = tmp_path / "srv"
+    out = _ok(
+        runner,
+        "init",
+        "--name",
+        "srv",
+        "--address",
+        "198.51.100.2",
+        "--dir",
+        str(folder),
+        "--pool",
+        "2001:db8:100::/48",
+    )
+    again = _ok(
+        runner,
+        "init",
+        "--name",
+        "srv",
+        "--address",
+        "198.51.100.2",
+        "--dir",
+        str(folder),
+        "--pool",
+        "2001:db8:100::/48",
+    )
+
+    conf = (folder / "tinc" / "tinc.conf").read_text().splitlines()
+    host = (folder / "tinc" / "hosts" / "srv").read_text()
+    assert "link 2001:db8:100::/64" in out
+    assert "Operator token" in out and "Operator token" not in again
+    assert conf[:2] == ["Name = srv", "Mode = switch"]
+    assert host.startswith("Address = 198.51.100.2 655\nSubnet = 2001:db8:100::/64\n")
+    assert "2001:db8:100::1/128" in (folder / "tinc" / "tinc-up").read_text()
+    assert "hello-interval 1" in (folder / "babeld.conf").read_text()
+    assert (folder / "tinc" / "rsa_key.priv").stat().st_mode & 0o077 == 0
+
+
+def test_init_with_6to4_uses_the_derived_pool(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "srv"
+    out = _ok(
+        runner,
+        "init",
+        "--name",
+        "srv6",
+        "--address",
+        "198.51.100.7",
+        "--dir",
+        str(folder),
+        "--sixtofour-local",
+        "198.51.100.7",
+        "--sixtofour-relay",
+        "203.0.113.99",
+    )
+
+    script = (folder / "uplink-6to4.sh").read_text().splitlines()
+    assert "pools 2002:c633:6407::/48" in out
+    assert "ip -6 route add 2000::/3 via ::203.0.113.99 dev tun6to4" in script
+    assert "redistribute ip ::/0 le 0 allow" in (folder / "babeld.conf").read_text()
+
+
+def test_pool_import_hosts_invite_and_revoke(
+    runner: CliRunner, tmp_path: Path, public_key: str
+) -> None:
+    _ok(
+        runner,
+        "init",
+        "--name",
+        "srv",
+        "--address",
+        "198.51.100.2",
+        "--dir",
+        str(tmp_path / "srv"),
+        "--pool",
+        "2001:db8:100::/48",
+    )
+    listing = tmp_path / "assignments.txt"
+    listing.write_text("# name prefix\nold1 2001:db8:100:a00::/56\n")
+    host = tmp_path / "old1"
+    host.write_text(
+        f"Address = 203.0.113.50\nSubnet = 2001:db8:100:a00::/56\n{public_key}\n"
+    )
+
+    _ok(runner, "pool", "import", str(listing))
+    _ok(runner, "import-hosts", str(host))
+    url = _ok(
+        runner, "invite", "gw1", "--size", "/60", "--url", "https://broker.example.org"
+    ).splitlines()[0]
+    rows = json.loads(_ok(runner, "gateways", "--json"))
+    _ok(runner, "revoke", "old1")
+    pools = _ok(runner, "pool", "list")
+
+    assert url.startswith("https://broker.example.org/join/")
+    assert [(r["name"], r["subnet"], r["state"]) for r in rows] == [
+        ("old1", "2001:db8:100:a00::/56", "never seen")
+    ]
+    assert "2001:db8:100:a00::/56    old1 (held until" in pools
+    assert (tmp_path / "srv" / "tinc" / "hosts" / "srv").exists()
+    assert not (tmp_path / "srv" / "tinc" / "hosts" / "old1").exists()
+
+
+def test_invite_before_init_explains_what_to_do(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["net6", "invite", "gw1", "--url", "https://b"])
+
+    assert isinstance(result.exception, Net6Error)
+    assert result.exception.exit_code == 7
+    assert "run `meshforge net6 init` first" in result.exception.detail
