@@ -138,6 +138,27 @@ def apply_bundle(directory: Path, bundle: BundleOut) -> bool:
     return before != bundle.files.get("babeld.conf")
 
 
+def adopt(
+    directory: Path, broker: str, token: str, insecure: bool = False
+) -> GatewayState:
+    """Put a gateway of an older setup under meshforge, keeping its key.
+
+    The operator imported its host file and issued ``token`` with
+    ``meshforge net6 gateway-token``; the folder already holds its tinc key.
+    """
+    base = parse_invitation(f"{broker.rstrip('/')}/join/x", insecure).base_url
+    if not (directory / "tinc" / "rsa_key.priv").exists():
+        raise Net6Error(
+            f"{directory}/tinc/rsa_key.priv is missing; adopt runs in the folder "
+            "of an existing tinc node. A new gateway joins with an invitation."
+        )
+    body = _call("GET", f"{base}/api/v1/gateway/bundle", token=token)
+    state = GatewayState(base, token, BundleOut(**body))
+    apply_bundle(directory, state.bundle)
+    state.save(directory)
+    return state
+
+
 def update(directory: Path) -> GatewayState:
     """Fetch the current bundle, write it, and make the daemons pick it up."""
     state = GatewayState.load(directory)

@@ -69,6 +69,20 @@ def join(
 
 
 @gateway.command()
+@click.argument("broker")
+@click.argument("token")
+@DIR_OPTION
+@click.option("--insecure", is_flag=True, help="Allow plain http to the broker.")
+def adopt(broker: str, token: str, directory: Path, insecure: bool) -> None:
+    """Manage an imported tinc 1.0 gateway (token from `net6 gateway-token`)."""
+    state = agent.adopt(directory, broker, token, insecure)
+    click.echo(
+        f"Adopted {state.bundle.name} with {state.bundle.subnet}; its "
+        "files are now managed by meshforge."
+    )
+
+
+@gateway.command()
 @DIR_OPTION
 def update(directory: Path) -> None:
     """Fetch the current host files and config (run it from cron)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from meshforge.errors import InvitationError
+from meshforge.errors import InvitationError, Net6Error
 from meshforge.net6 import gateway
 from meshforge.net6.api import create_app
 from meshforge.net6.store import Broker
@@ -118,3 +118,23 @@ def test_join_with_a_used_invitation_says_why(
 
 def _hour() -> timedelta:
     return timedelta(hours=1)
+
+
+def test_adopt_takes_over_an_imported_gateway(
+    live_broker: tuple[Broker, str], tmp_path: Path, public_key: str
+) -> None:
+    broker, base = live_broker
+    text = f"Address = 203.0.113.50\nSubnet = 2001:db8:100:a00::/56\n{public_key}\n"
+    broker.import_host_file("default", "oldgw", text)
+    token = broker.issue_gateway_token("oldgw")
+    folder = tmp_path / "old"
+    (folder / "tinc").mkdir(parents=True)
+    (folder / "tinc" / "rsa_key.priv").write_text("kept")
+
+    state = gateway.adopt(folder, base, token)
+
+    assert state.bundle.subnet == "2001:db8:100:a00::/56"
+    assert "Name = oldgw" in (folder / "tinc" / "tinc.conf").read_text()
+    assert (folder / "tinc" / "rsa_key.priv").read_text() == "kept"
+    with pytest.raises(Net6Error, match=r"rsa_key\.priv is missing"):
+        gateway.adopt(tmp_path / "empty", base, token)
