@@ -22,7 +22,9 @@ from meshforge.upstream.opkg import parse_stanzas, split_list, strip_abi
 
 log = logging.getLogger(__name__)
 
-_DEP = re.compile(r"^\s*([^\s(]+)\s*(?:\(\s*([<>=]{1,2})\s*([^\s)]+)\s*\))?\s*$")
+_DEP = re.compile(
+    r"^\s*([^\s(]+)\s*(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([^\s()<>=]+)\s*\))?\s*$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +45,6 @@ class Dependency:
                 "file."
             )
         name, op, version = match.groups()
-        if op is not None and op not in OPKG_OPERATORS:
-            raise FormatError(f"Unknown version operator {op!r} in {text!r}.")
         return cls(name, OPKG_OPERATORS[op] if op else None, version)
 
     def __str__(self) -> str:
@@ -240,10 +240,15 @@ class Universe:
         return 0
 
     def providers(self, name: str) -> list[Package]:
-        """Packages that answer to ``name``, in opkg's provider order."""
+        """Packages that answer to ``name``, in opkg's provider order.
+
+        opkg offers every version of a providing name, even a version whose
+        own ``Provides`` lacks ``name``; we keep only those that provide it,
+        so that a resolved set is always closed under its dependencies.
+        """
         found: list[Package] = []
         for provider in self.provided_by.get(name, ()):
-            found.extend(self.by_name[provider])
+            found.extend(p for p in self.by_name[provider] if name in p.provided_names)
         return found
 
     def newest(self, name: str) -> Package | None:

@@ -195,7 +195,7 @@ class _Opkg:
             satisfier = self._new_satisfier(group)
             if satisfier is None:
                 if not soft:
-                    lost.append(" | ".join(str(d) for d in group))
+                    lost.append(_text(group))
                 continue
             if satisfier is not pkg and satisfier not in pending:
                 lost += self.unsatisfied(satisfier, pending)
@@ -232,6 +232,10 @@ class _Opkg:
             self._explain_missing(name)
             return False
         if old is not None:
+            if name not in old.provided_names:
+                # opkg keeps the installed version and silently lacks ``name``.
+                self.problems.add_conflict(old.name, new.name, "version")
+                return False
             if compare_opkg(old.version, new.version) >= 0:
                 return True
             self.wanted.discard(id(old))
@@ -250,6 +254,11 @@ class _Opkg:
             return False
         if not self.satisfy(pkg):
             return False
+        current = self.installed.get(pkg.name)
+        if current is not None and current is not pkg:
+            # A dependency pulled another version of this very name.
+            self.problems.add_conflict(current.name, pkg.name, "version")
+            return False
         if not self.is_installed(pkg):
             self._remove_replaced(pkg)
             self.installed[pkg.name] = pkg
@@ -260,7 +269,7 @@ class _Opkg:
         pending: list[Package] = []
         lost = self.unsatisfied(pkg, pending)
         for dep in lost:
-            self.problems.add_missing(dep.split(" ")[0], pkg.name)
+            self.problems.add_missing(dep, pkg.name)
         if lost:
             return False
         for dep_pkg in pending:
@@ -297,8 +306,11 @@ class _Opkg:
         if name not in self.universe:
             self.problems.add_missing(name, "")
             return
-        for leaf, needer in _unresolvable_leaves(self.universe, name):
+        leaves = _unresolvable_leaves(self.universe, name)
+        for leaf, needer in leaves:
             self.problems.add_missing(leaf, needer)
+        if not leaves:
+            self.problems.add_missing(name, "")
 
 
 def _best_accepted(
@@ -356,7 +368,7 @@ def _group_met(universe: Universe, group: Alternatives) -> bool:
 
 
 def _unresolvable_leaves(universe: Universe, name: str) -> list[tuple[str, str]]:
-    """The dependencies nobody provides that make ``name`` uninstallable."""
+    """The dependencies nobody meets that make ``name`` uninstallable."""
     leaves: list[tuple[str, str]] = []
     seen: set[str] = set()
     stack = [p for p in universe.providers(name) if not viable(universe, p)]
@@ -368,12 +380,24 @@ def _unresolvable_leaves(universe: Universe, name: str) -> list[tuple[str, str]]
         for group in pkg.depends:
             if _group_met(universe, group):
                 continue
-            for dep in group:
-                broken = universe.providers(dep.name)
-                if not broken:
-                    leaves.append((str(dep), pkg.name))
-                stack.extend(p for p in broken if not viable(universe, p))
+            meeting = [p for d in group for p in _meeting(universe, d)]
+            if not meeting:
+                leaves.append((_text(group), pkg.name))
+            stack.extend(meeting)
     return leaves
+
+
+def _meeting(universe: Universe, dep: Dependency) -> list[Package]:
+    return [
+        p
+        for p in universe.providers(dep.name)
+        if universe.arch_priority(p) > 0
+        and opkg_satisfies(p.version, dep.op, dep.version)
+    ]
+
+
+def _text(group: Alternatives) -> str:
+    return " | ".join(str(d) for d in group)
 
 
 # --- the stricter checks opkg does not make -------------------------------
