@@ -127,6 +127,10 @@ def apply_renames(
     Only entries newer than the running revision apply: an older device
     crossing several renames gets all of them, a current one none.
     Returns the renamed set (name → old version, ``""`` for additions).
+
+    TODO: also apply meshforge's own rules from
+    ``meshforge.packages.replacements`` (``load_rules``/``apply_rules``);
+    that module is not written yet, so only the server's table is used.
     """
     names = dict(user)
     changes: list[PackageChange] = []
