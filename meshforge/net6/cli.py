@@ -11,7 +11,7 @@ import click
 from meshforge.errors import Net6Error
 from meshforge.net6 import overview, prefixes, sixtofour, tokens
 from meshforge.net6.gateway_cli import gateway
-from meshforge.net6.server import sync_server_hosts
+from meshforge.net6.server import InitOptions, init_server, sync_server_hosts
 from meshforge.net6.settings import Net6Settings
 from meshforge.net6.store import Broker
 
@@ -64,8 +64,6 @@ def init(
     sixtofour_relay: str | None,
 ) -> None:
     """Create this server's tinc node, babeld config and prefix pools."""
-    from meshforge.net6.server import InitOptions, init_server
-
     uplink = None
     if sixtofour_local or sixtofour_relay:
         if not (sixtofour_local and sixtofour_relay):

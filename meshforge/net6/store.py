@@ -397,7 +397,10 @@ def _pools(session: Session, community: str | None) -> list[Pool]:
     query = select(Pool).order_by(Pool.id)
     if community is not None:
         query = query.where(Pool.community == community)
-    # FOR UPDATE serialises allocations on PostgreSQL; SQLite has one writer.
+    # FOR UPDATE serialises allocations on PostgreSQL. TODO: SQLite ignores
+    # it, so two joins at the same instant could get overlapping subnets of
+    # different sizes there (equal ones hit the unique index); production
+    # brokers with many operators should use PostgreSQL.
     return list(session.scalars(query.with_for_update()))
 
 
