@@ -139,3 +139,47 @@ def test_invite_before_init_explains_what_to_do(runner: CliRunner) -> None:
     assert isinstance(result.exception, Net6Error)
     assert result.exception.exit_code == 7
     assert "run `meshforge net6 init` first" in result.exception.detail
+
+
+def test_second_community_server_joins_the_same_mesh(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    _ok(
+        runner,
+        "init",
+        "--name",
+        "srv_a",
+        "--address",
+        "198.51.100.2",
+        "--dir",
+        str(tmp_path / "a"),
+        "--pool",
+        "2001:db8:100::/48",
+    )
+    _ok(
+        runner,
+        "init",
+        "--name",
+        "srv_b",
+        "--address",
+        "198.51.100.3",
+        "--dir",
+        str(tmp_path / "b"),
+        "--pool",
+        "2001:db8:200::/48",
+        "--community",
+        "quintana",
+    )
+
+    conf_b = (tmp_path / "b" / "tinc" / "tinc.conf").read_text().splitlines()
+    overlap = runner.invoke(cli, ["net6", "pool", "add", "2001:db8:200:100::/56"])
+    invite = runner.invoke(cli, ["net6", "invite", "gw", "--url", "https://b"])
+
+    assert "ConnectTo = srv_a" in conf_b
+    # srv_a's folder got srv_b's host file, so it accepts srv_b's connection.
+    assert (tmp_path / "a" / "tinc" / "hosts" / "srv_b").exists()
+    assert isinstance(overlap.exception, Net6Error)
+    assert "overlaps pool 2001:db8:200::/48" in overlap.exception.detail
+    assert isinstance(invite.exception, Net6Error)
+    assert "Name the community" in invite.exception.detail
+    assert "2001:db8:200::/64" in (tmp_path / "b" / "tinc" / "tinc-up").read_text()
