@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field
 class JoinRequest(BaseModel):
     token: str = Field(min_length=20, max_length=100)
     public_key: str = Field(max_length=4096)
-    address: str | None = Field(default=None, max_length=255)
+    # A host name or an IP address: it goes into other nodes' host files.
+    address: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.:-]{1,253}$")
     port: int | None = Field(default=None, ge=1, le=65535)
     lan: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.@-]{1,15}$")
-    babeld_version: str | None = Field(default=None, max_length=32)
+    babeld_version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,32}$")
 
 
 class BundleOut(BaseModel):

@@ -488,8 +488,7 @@ def _drop_revoked(session: Session, name: str) -> None:
 
 
 def _checked_key(name: str, public_key: str) -> str:
-    parse_host_file(name, public_key)
-    return public_key.strip()
+    return parse_host_file(name, public_key).public_key
 
 
 def _subnet_in_pools(

@@ -24,6 +24,7 @@ DEFAULT_PORT = 655
 PEM_BEGIN = "-----BEGIN RSA PUBLIC KEY-----"
 PEM_END = "-----END RSA PUBLIC KEY-----"
 KEYGEN_TIMEOUT_S = 120
+BASE64_RE = re.compile(r"[A-Za-z0-9+/]{1,76}={0,2}")
 
 
 @dataclass
@@ -79,11 +80,19 @@ def parse_host_file(name: str, text: str) -> HostFile:
 
 
 def _extract_pem(text: str) -> str | None:
+    """The RSA public key block alone, its body checked to be base64.
+
+    Only this block of a key a gateway sends is ever copied into host files,
+    so nothing else it wrote (an Address or Subnet line) reaches other nodes.
+    """
     start = text.find(PEM_BEGIN)
     end = text.find(PEM_END)
     if start < 0 or end < start:
         return None
-    return text[start : end + len(PEM_END)]
+    body = text[start + len(PEM_BEGIN) : end].split()
+    if not body or not all(BASE64_RE.fullmatch(line) for line in body):
+        return None
+    return "\n".join([PEM_BEGIN, *body, PEM_END])
 
 
 def _options(text: str) -> list[tuple[str, str]]:

@@ -186,3 +186,22 @@ def test_join_writes_server_host_files(
         "gw1",
         "srv",
     ]
+
+
+def test_join_cannot_inject_lines_into_host_files(
+    client: TestClient, operator: dict[str, str], public_key: str
+) -> None:
+    sneaky_key = f"Subnet = 2001:db8:100:200::/56\nAddress = 192.0.2.66\n{public_key}"
+    bad_address = client.post(
+        "/api/v1/join",
+        json={
+            "token": _invite(client, operator, "gw0"),
+            "public_key": public_key,
+            "address": "203.0.113.9\nConnectTo = evil",
+        },
+    )
+    joined = _join(client, _invite(client, operator, "gw1"), sneaky_key)
+    host = joined["bundle"]["files"]["tinc/hosts/gw1"]
+
+    assert bad_address.status_code == 422
+    assert host == f"Subnet = 2001:db8:100:10::/60\n{public_key}\n"

@@ -108,3 +108,13 @@ def test_tincd_generates_a_key_pair() -> None:
 
     assert "-----BEGIN RSA PRIVATE KEY-----" in pair.private_pem
     assert parse_host_file("x", pair.public_pem).public_key == pair.public_pem
+
+
+def test_key_block_with_foreign_lines_is_refused() -> None:
+    text = (
+        "-----BEGIN RSA PUBLIC KEY-----\nMIIBCgKCAQEA1F6X\nConnectTo = evil\n"
+        "-----END RSA PUBLIC KEY-----\n"
+    )
+
+    with pytest.raises(FormatError, match="no RSA public key"):
+        parse_host_file("gw", text)
