@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from meshforge.errors import Net6Error
 from meshforge.net6 import daemons
 from meshforge.net6 import gateway as agent
 from meshforge.net6.status import collect
@@ -108,8 +109,12 @@ def status(directory: Path, report: bool) -> None:
         click.echo(f"ping {label}: {'ok' if ok else 'FAILED'}")
     warnings = seen.warnings
     if report:
-        answer = agent.report(state, seen.report())
-        warnings = answer.get("warnings", warnings)
+        try:
+            answer = agent.report(state, seen.report())
+            warnings = answer.get("warnings", warnings)
+        except Net6Error as exc:
+            # The mesh may well work while the broker is down; say so, go on.
+            click.echo(f"not reported to the broker: {exc.detail}", err=True)
     for warning in warnings:
         click.echo(f"warning: {warning}")
     if not warnings:
