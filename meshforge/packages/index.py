@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 _DEP = re.compile(
     r"^\s*([^\s(]+)\s*(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([^\s()<>=]+)\s*\))?\s*$"
 )
+_APK_DEP = re.compile(r"^([^\s<>=~]+)(?:(<=|>=|<~|>~|<|>|=|~)(\S+))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,18 @@ class Dependency:
             )
         name, op, version = match.groups()
         return cls(name, OPKG_OPERATORS[op] if op else None, version)
+
+    @classmethod
+    def parse_apk(cls, text: str) -> Dependency:
+        """apk's inline form, as in ``/etc/apk/world``: ``foo>=1.2``, ``luci``."""
+        match = _APK_DEP.match(text.strip())
+        if not match:
+            raise FormatError(
+                f"Cannot read the apk dependency {text!r}: expected 'name' or "
+                "'name<op>version' with op one of < <= = >= > ~."
+            )
+        name, op, version = match.groups()
+        return cls(name, op or None, version or None)
 
     def __str__(self) -> str:
         if self.op is None:

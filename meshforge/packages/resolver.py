@@ -22,7 +22,7 @@ from functools import cmp_to_key
 
 from meshforge.errors import ResolutionError
 from meshforge.packages.index import Alternatives, Dependency, Package, Universe
-from meshforge.packages.versions import compare_opkg, opkg_satisfies
+from meshforge.packages.versions import Format, compare, satisfies
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class _Opkg:
     def _name_version_arch(self, a: Package, b: Package) -> int:
         if a.name != b.name:
             return -1 if a.name < b.name else 1
-        return compare_opkg(a.version, b.version) or (
+        return compare(a.version, b.version, self.universe.format) or (
             self.universe.arch_priority(a) - self.universe.arch_priority(b)
         )
 
@@ -212,7 +212,7 @@ class _Opkg:
 
     def _new_satisfier(self, group: Alternatives) -> Package | None:
         for dep in group:
-            accept = _satisfying(dep)
+            accept = _satisfying(dep, self.universe)
             found = self.best_candidate(dep.name, accept, quiet=True)
             if found is not None and accept(found):
                 return found
@@ -220,7 +220,7 @@ class _Opkg:
 
     def _installed_and(self, dep: Dependency) -> Constraint:
         def accept(pkg: Package) -> bool:
-            return self.is_installed(pkg) and _satisfying(dep)(pkg)
+            return self.is_installed(pkg) and _satisfying(dep, self.universe)(pkg)
 
         return accept
 
@@ -236,7 +236,7 @@ class _Opkg:
                 # opkg keeps the installed version and silently lacks ``name``.
                 self.problems.add_conflict(old.name, new.name, "version")
                 return False
-            if compare_opkg(old.version, new.version) >= 0:
+            if self._cmp(old, new) >= 0:
                 return True
             self.wanted.discard(id(old))
         return self.install(new)
@@ -246,7 +246,7 @@ class _Opkg:
         if self.is_installed(pkg):
             return self.satisfy(pkg)
         old = self.installed.get(pkg.name)
-        if old is not None and compare_opkg(old.version, pkg.version) >= 0:
+        if old is not None and self._cmp(old, pkg) >= 0:
             self.problems.add_conflict(old.name, pkg.name, "version")
             return False
         self.wanted.add(id(pkg))
@@ -290,10 +290,13 @@ class _Opkg:
                 live = self.is_installed(other) or id(other) in self.wanted
                 if other is pkg or not live or other.name in pkg.replaces:
                     continue
-                if opkg_satisfies(other.version, dep.op, dep.version):
+                if satisfies(other.version, dep.op, dep.version, self.universe.format):
                     self.problems.add_conflict(pkg.name, other.name, "conflicts")
                     clash = True
         return clash
+
+    def _cmp(self, a: Package, b: Package) -> int:
+        return compare(a.version, b.version, self.universe.format)
 
     def _remove_replaced(self, pkg: Package) -> None:
         for name in pkg.replaces:
@@ -328,9 +331,9 @@ def _best_accepted(
     return good
 
 
-def _satisfying(dep: Dependency) -> Constraint:
+def _satisfying(dep: Dependency, universe: Universe) -> Constraint:
     def accept(pkg: Package) -> bool:
-        return opkg_satisfies(pkg.version, dep.op, dep.version)
+        return satisfies(pkg.version, dep.op, dep.version, universe.format)
 
     return accept
 
@@ -360,7 +363,7 @@ def _group_met(universe: Universe, group: Alternatives) -> bool:
         for pkg in universe.providers(dep.name):
             if universe.arch_priority(pkg) <= 0:
                 continue
-            if opkg_satisfies(pkg.version, dep.op, dep.version) and viable(
+            if satisfies(pkg.version, dep.op, dep.version, universe.format) and viable(
                 universe, pkg
             ):
                 return True
@@ -392,7 +395,7 @@ def _meeting(universe: Universe, dep: Dependency) -> list[Package]:
         p
         for p in universe.providers(dep.name)
         if universe.arch_priority(p) > 0
-        and opkg_satisfies(p.version, dep.op, dep.version)
+        and satisfies(p.version, dep.op, dep.version, universe.format)
     ]
 
 
@@ -415,15 +418,17 @@ def _shared_names(installed: dict[str, Package], problems: _Problems) -> None:
                 problems.add_conflict(a, b, f"provide:{name}")
 
 
-def _declared_conflicts(installed: dict[str, Package], problems: _Problems) -> None:
+def _declared_conflicts(
+    installed: dict[str, Package], problems: _Problems, format: Format
+) -> None:
     """``Conflicts`` in both directions and against provided names."""
     for pkg in installed.values():
         for dep in pkg.conflicts:
             for other in installed.values():
                 if other is pkg or other.name in pkg.replaces:
                     continue
-                hit = other.name == dep.name and opkg_satisfies(
-                    other.version, dep.op, dep.version
+                hit = other.name == dep.name and satisfies(
+                    other.version, dep.op, dep.version, format
                 )
                 if hit or dep.name in other.provides:
                     problems.add_conflict(pkg.name, other.name, "conflicts")
@@ -459,7 +464,7 @@ def resolve(
         opkg.install_by_name(name)
     if strict:
         _shared_names(opkg.installed, opkg.problems)
-        _declared_conflicts(opkg.installed, opkg.problems)
+        _declared_conflicts(opkg.installed, opkg.problems, universe.format)
     if opkg.problems.missing or opkg.problems.conflicts:
         raise _error(opkg.problems, names, set(defaults))
     auto = opkg.auto - set(names)

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from meshforge.errors import BadRequest
+from meshforge.packages.index import Dependency
 from meshforge.packages.replacements import (
     Applied,
     RuleSet,
@@ -195,3 +196,24 @@ def installed_from_status(text: str) -> dict[str, str]:
         name = strip_abi(stanza["Package"], stanza.get("ABIVersion"))
         found[name] = stanza.get("Version", "")
     return found
+
+
+def installed_from_apk_db(text: str) -> dict[str, str]:
+    """Installed packages of apk's ``/lib/apk/db/installed`` (``P:``/``V:``)."""
+    found: dict[str, str] = {}
+    name = ""
+    for line in text.splitlines():
+        if line.startswith("P:"):
+            name = line[2:].strip()
+        elif line.startswith("V:") and name:
+            found[name] = line[2:].strip()
+        elif not line.strip():
+            name = ""
+    return found
+
+
+def world_names(text: str) -> list[str]:
+    """The names of ``/etc/apk/world``, one dependency per line."""
+    return [
+        Dependency.parse_apk(line).name for line in text.splitlines() if line.strip()
+    ]

@@ -207,13 +207,19 @@ def _blob_sort(a: str, b: str) -> int:
     return _sign(len(a) - len(b))
 
 
-def compare_apk(a: str, b: str) -> int:
-    """Compare two apk versions: negative, zero or positive like ``cmp``."""
+def compare_apk(a: str, b: str, fuzzy: bool = False) -> int:
+    """Compare two apk versions: negative, zero or positive like ``cmp``.
+
+    With ``fuzzy`` (apk's ``~`` operator) ``a`` equals ``b`` when it starts
+    with all of ``b``'s tokens: ``1.2.3`` matches ``~1.2``.
+    """
     if a == b:
         return 0
     ta, tb = _apk_tokens(a), _apk_tokens(b)
     for x, y in zip(ta, tb, strict=False):
         if x.kind != y.kind or x.kind >= _END:
+            if fuzzy and y.kind == _END:
+                return 0
             return _apk_tail(x, y)
         result = _apk_token_cmp(x, y)
         if result:
@@ -230,6 +236,24 @@ def _apk_tail(x: _Token, y: _Token) -> int:
     if y.kind == _SUFFIX and y.suffix < _SUFFIX_NONE:
         return 1
     return -1 if x.kind > y.kind else 1
+
+
+def apk_satisfies(version: str, op: str | None, wanted: str | None) -> bool:
+    """apk's ``apk_version_match`` for ``< <= = >= > ~`` and their mixes."""
+    if op is None or wanted is None:
+        return True
+    cmp = compare_apk(version, wanted, fuzzy="~" in op)
+    allowed = {"<": cmp < 0, "=": cmp == 0, "~": cmp == 0, ">": cmp > 0}
+    return any(allowed.get(char, False) for char in op)
+
+
+def satisfies(
+    version: str, op: str | None, wanted: str | None, format: Format = "opkg"
+) -> bool:
+    """Whether ``version`` meets ``(op wanted)`` under the given manager's rules."""
+    if format == "apk":
+        return apk_satisfies(version, op, wanted)
+    return opkg_satisfies(version, op, wanted)
 
 
 def compare(a: str, b: str, format: Format = "opkg") -> int:
