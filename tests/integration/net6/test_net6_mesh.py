@@ -123,6 +123,11 @@ def test_gateways_keep_talking_without_server(joined: Mesh) -> None:
     assert joined.ping("gw1", GW1, GW2, count=3)
     assert GW2_NET in joined.babel_routes("gw1")
     assert joined.babel_routes("gw1") == [GW2_NET]  # the server's are gone
+    out = joined.meshforge(
+        "gw1", "net6", "gateway", "status", "--dir", str(joined.root / "gw1")
+    )
+    assert f"ping server {SERVER_ADDR}: FAILED" in out
+    assert f"ping gateway gw2 {GW2}: ok" in out
 
 
 def test_leave_removes_gateway_everywhere(joined: Mesh) -> None:
