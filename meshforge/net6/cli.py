@@ -9,7 +9,7 @@ from typing import TextIO
 import click
 
 from meshforge.errors import Net6Error
-from meshforge.net6 import overview, prefixes, sixtofour, tokens
+from meshforge.net6 import daemons, overview, prefixes, sixtofour, tokens
 from meshforge.net6.gateway_cli import gateway
 from meshforge.net6.server import InitOptions, init_server, sync_server_hosts
 from meshforge.net6.settings import Net6Settings
@@ -38,7 +38,7 @@ group.add_command(gateway)
     "directory",
     type=click.Path(path_type=Path),
     required=True,
-    help="Folder for tinc/ and babeld.conf (e.g. /etc/tinc/librenet6).",
+    help="Folder for tinc/ and babeld.conf (e.g. /etc/librenet6).",
 )
 @click.option("--community", default="default", show_default=True)
 @click.option("--port", default=655, show_default=True, help="tinc port.")
@@ -89,8 +89,8 @@ def init(
     if uplink is not None:
         click.echo(f"6to4 uplink: run {directory}/uplink-6to4.sh ({uplink.prefix}).")
     click.echo("Start the node with:")
-    click.echo(f"  tincd -c {directory}/tinc")
-    click.echo(f"  babeld -D -c {directory}/babeld.conf")
+    click.echo("  " + " ".join(daemons.tincd_argv(directory)))
+    click.echo("  " + " ".join(daemons.babeld_argv(directory)))
     if result.operator_token:
         click.echo(
             f"Operator token for the admin page (shown once): {result.operator_token}"

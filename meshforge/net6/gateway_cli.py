@@ -13,7 +13,7 @@ from meshforge.net6.status import collect
 
 DIR_OPTION = click.option(
     "--dir", "directory", type=click.Path(path_type=Path),
-    default=Path("/etc/tinc/librenet6"), show_default=True,
+    default=Path("/etc/librenet6"), show_default=True,
     help="Folder for this gateway's tinc/, babeld.conf and gateway.json.",
 )  # fmt: skip
 
