@@ -19,6 +19,7 @@ from meshforge.packages.release import (
 )
 from meshforge.packages.resolver import Resolution, expand_request, resolve
 from meshforge.packages.versions import compare
+from meshforge.signing.usign import Keyring
 
 
 @click.group()
@@ -44,6 +45,13 @@ def group() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A Packages file standing for the ImageBuilder's own packages/.",
 )
+@click.option(
+    "--keys",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Trusted usign keys (default: MESHFORGE_UPSTREAM_KEYS_DIR).",
+)
+@click.option("--no-verify", is_flag=True, help="Do not check Packages.sig.")
 @click.option("--arch", default=None, help="Package architecture (guessed).")
 @click.option("--diff-packages", is_flag=True, help="PACKAGES is the full list.")
 @click.option("--strip-abi", is_flag=True, help="Print names without ABI suffix.")
@@ -55,6 +63,8 @@ def resolve_command(
     profile: str,
     make_info: Path | None,
     local_repos: tuple[Path, ...],
+    keys: Path | None,
+    no_verify: bool,
     arch: str | None,
     diff_packages: bool,
     strip_abi: bool,
@@ -66,7 +76,9 @@ def resolve_command(
     http(s) URL), TARGET e.g. x86/64. PACKAGES are added to the target's
     default and device packages; '-name' removes one.
     """
-    source = Release(release, target, timeout_s=get_settings().http_timeout_s)
+    settings = get_settings()
+    keyring = None if no_verify else _keyring(keys or settings.upstream_keys_dir)
+    source = Release(release, target, settings.http_timeout_s, keyring=keyring)
     defaults = _defaults(source, make_info)
     repos = [_local_repo(path) for path in local_repos]
     universe = load_universe(
@@ -85,6 +97,16 @@ def resolve_command(
         click.echo(json.dumps(exc.to_json(), indent=2))
         sys.exit(exc.exit_code)
     _print(result, strip_abi, as_json)
+
+
+def _keyring(folder: Path) -> Keyring:
+    keyring = Keyring.from_dir(folder)
+    if not len(keyring):
+        raise click.UsageError(
+            f"No trusted usign keys in {folder}; pass --keys DIR, or --no-verify "
+            "to read unsigned indexes knowingly."
+        )
+    return keyring
 
 
 def _defaults(source: Release, make_info: Path | None) -> Defaults:

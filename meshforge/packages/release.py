@@ -19,13 +19,14 @@ from typing import Any
 
 import httpx
 
-from meshforge.errors import FormatError, UpstreamError
+from meshforge.errors import FormatError, SignatureError, UpstreamError
 from meshforge.packages.index import (
     Package,
     Universe,
     imagebuilder_packages,
     packages_from_text,
 )
+from meshforge.signing.usign import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class Release:
     target: str
     timeout_s: float = 60.0
     client: httpx.Client | None = field(default=None, repr=False)
+    keyring: Keyring | None = field(default=None, repr=False)
 
     @property
     def remote(self) -> bool:
@@ -143,7 +145,11 @@ class Release:
         )
 
     def index(self, folder: str) -> list[Package] | None:
-        """Packages of one feed folder, ``None`` if it has no index."""
+        """Packages of one feed folder, ``None`` if it has no index.
+
+        With a keyring, ``Packages.sig`` must verify over the uncompressed
+        index (what upstream signs) before anything from it is used.
+        """
         data = self.read(f"{folder}/Packages.gz")
         if data is not None:
             data = gzip.decompress(data)
@@ -151,7 +157,20 @@ class Release:
             data = self.read(f"{folder}/Packages")
         if data is None:
             return None
+        if self.keyring is not None:
+            self._verify(folder, data)
         return packages_from_text(data.decode("utf-8"), folder)
+
+    def _verify(self, folder: str, data: bytes) -> None:
+        assert self.keyring is not None
+        signature = self.read(f"{folder}/Packages.sig")
+        where = f"{self.base.rstrip('/')}/{folder}/Packages"
+        if signature is None:
+            raise SignatureError(
+                f"{where} has no Packages.sig, so it cannot be trusted. Use a "
+                "signed mirror, or skip the check knowingly (--no-verify)."
+            )
+        self.keyring.verify(data, signature.decode("utf-8"), where)
 
     def defaults(self) -> Defaults | None:
         data = self.read(f"targets/{self.target}/profiles.json")

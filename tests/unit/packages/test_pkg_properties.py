@@ -72,14 +72,14 @@ def _package(draw: st.DrawFn, name: str, version: str) -> Package:
 @given(
     universes(), st.lists(st.sampled_from([*NAMES, *VIRTUAL]), min_size=1, max_size=4)
 )
-def test_generated_universes(universe: Universe, request: list[str]) -> None:
+def test_generated_universes(universe: Universe, wanted: list[str]) -> None:
     try:
-        result = resolve(universe, request)
+        result = resolve(universe, wanted)
     except ResolutionError as exc:
         assert exc.extra["missing"] or exc.extra["conflicts"]
         return
     assert_closed_and_clean(result)
-    for name in request:
+    for name in wanted:
         assert any(name in p.provided_names for p in result.installed.values())
 
 
