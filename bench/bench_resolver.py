@@ -1,9 +1,9 @@
 """Package resolution on the real OpenWrt 24.10.4 x86/64 feeds.
 
 - cold_start_s: parse all seven signed feed indexes (Packages.gz, ~10,700
-  stanzas) into a Universe, median of a few rounds;
-- first_resolution_ms: the first request on a fresh Universe, which also
-  fills its cache of which packages are installable at all;
+  stanzas) into a Universe and compute which packages are installable at
+  all, median of a few rounds;
+- first_resolution_ms: the first request on a fresh Universe;
 - warm_ms: the default set of the generic profile plus luci, as the
   ImageBuilder would install it, per request on a warm Universe (target
   under 50 ms), with p50/p95/max over many requests;

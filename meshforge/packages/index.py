@@ -223,7 +223,7 @@ class Universe:
                 names = self.provided_by.setdefault(provided, [])
                 if pkg.name not in names:
                     names.append(pkg.name)
-        self.viable.clear()
+        self.viable = {}
 
     def merge(self, other: Universe) -> None:
         """Add the packages of another source, e.g. the builder's local repo."""

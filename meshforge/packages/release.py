@@ -26,6 +26,7 @@ from meshforge.packages.index import (
     imagebuilder_packages,
     packages_from_text,
 )
+from meshforge.packages.resolver import prepare
 from meshforge.signing.usign import Keyring
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,7 @@ def load_universe(
     for repo in local_repos or []:
         universe.add(repo)
     universe.add(imagebuilder_packages(universe))
+    prepare(universe)
     log.info("loaded %d packages for %s", len(universe), release.target)
     return universe
 

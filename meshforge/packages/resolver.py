@@ -346,25 +346,45 @@ def viable(universe: Universe, pkg: Package) -> bool:
 
     opkg drops candidates whose dependencies cannot be resolved
     (``pkg_hash_check_unresolved``). The answer depends only on the
-    universe, so it is cached there. A package met again while it is being
-    checked counts as resolvable, as opkg's visit mark makes it.
+    universe, so it is computed once for all packages and kept there.
     """
-    cached = universe.viable.get(id(pkg))
-    if cached is not None:
-        return cached
-    universe.viable[id(pkg)] = True
-    result = all(_group_met(universe, g) for g in pkg.depends)
-    universe.viable[id(pkg)] = result
-    return result
+    table = universe.viable
+    if not table:
+        table = _viability(universe)
+        # One assignment, so concurrent requests see all of it or none.
+        universe.viable = table
+    return table.get(id(pkg), False)
 
 
-def _group_met(universe: Universe, group: Alternatives) -> bool:
+def prepare(universe: Universe) -> None:
+    """Compute what is installable now, so the first request does not pay."""
+    universe.viable = _viability(universe)
+
+
+def _viability(universe: Universe) -> dict[int, bool]:
+    """Every package starts installable; those with an unmet dependency drop
+    out until nothing changes. Cycles stay installable, as in opkg."""
+    alive = {id(p): universe.arch_priority(p) > 0 for p in universe.packages}
+    changed = True
+    while changed:
+        changed = False
+        for pkg in universe.packages:
+            if alive[id(pkg)] and not all(
+                _group_met(universe, g, alive) for g in pkg.depends
+            ):
+                alive[id(pkg)] = False
+                changed = True
+    return alive
+
+
+def _group_met(
+    universe: Universe, group: Alternatives, alive: dict[int, bool] | None = None
+) -> bool:
+    alive = universe.viable if alive is None else alive
     for dep in group:
         for pkg in universe.providers(dep.name):
-            if universe.arch_priority(pkg) <= 0:
-                continue
-            if satisfies(pkg.version, dep.op, dep.version, universe.format) and viable(
-                universe, pkg
+            if alive.get(id(pkg)) and satisfies(
+                pkg.version, dep.op, dep.version, universe.format
             ):
                 return True
     return False
