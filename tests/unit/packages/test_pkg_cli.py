@@ -79,3 +79,24 @@ def test_resolve_over_http(served_samples: str) -> None:
     )
     assert body["manifest"] == manifest.read_text().splitlines()
     assert body["installed"]["libc"] == "1.2.3-4"
+
+
+def test_local_repo_stands_for_the_builders_packages(tmp_path) -> None:
+    # Generated stanzas in the shape of the ImageBuilder's packages/ index.
+    local = tmp_path / "Packages"
+    local.write_text(
+        "Package: libc\nVersion: 1.2.5-r9\nArchitecture: x86_64\n\n"
+        "Package: kernel\n"
+        "Version: 6.6.110~484466e2719a743506c36b4bb2103582-r1\n"
+        "Architecture: x86_64\n"
+    )
+    args = ["resolve", str(OPENWRT_24), "x86/64", "--make-info", MAKE_INFO]
+    result = CliRunner().invoke(group, [*args, "--local-repo", str(local), "--json"])
+    assert result.exit_code == 0, result.output
+    installed = json.loads(result.output)["installed"]
+    assert installed["libc"] == "1.2.5-r9"
+    expected = dict(
+        line.split(" - ") for line in oracle_manifest("01-defaults-generic")
+    )
+    expected["libc"] = "1.2.5-r9"
+    assert installed == expected
