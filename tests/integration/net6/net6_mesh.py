@@ -199,7 +199,9 @@ class Mesh:
         self.link("nat1", "lan", "192.0.2.1/28", "gw1", "wan", "192.0.2.2/28")
         self.link("nat2", "lan", "192.0.2.17/28", "gw2", "wan", "192.0.2.18/28")
         for short in ("net", "nat1", "nat2"):
-            self.exec(short, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            # Written directly: procps' sysctl may be missing on a bare system.
+            forward = "echo 1 > /proc/sys/net/ipv4/ip_forward"
+            self.exec(short, ["sh", "-c", forward])
         for short, via in (
             ("srv", "198.51.100.1"),
             ("gw3", "198.51.100.17"),
