@@ -27,7 +27,7 @@ def group() -> None:
     """Resolve package lists and compare versions as opkg and apk do."""
 
 
-@group.command("resolve")
+@group.command("resolve", context_settings={"ignore_unknown_options": True})
 @click.argument("release")
 @click.argument("target")
 @click.argument("packages", nargs=-1)

@@ -100,3 +100,11 @@ def test_local_repo_stands_for_the_builders_packages(tmp_path) -> None:
     )
     expected["libc"] = "1.2.5-r9"
     assert installed == expected
+
+
+def test_minus_names_remove_defaults() -> None:
+    args = ["resolve", str(OPENWRT_24), "x86/64", "--make-info", MAKE_INFO]
+    result = CliRunner().invoke(group, [*args, "dnsmasq-full", "-dnsmasq"])
+    assert result.exit_code == 0, result.output
+    names = [line.split(" - ")[0] for line in result.output.splitlines()]
+    assert "dnsmasq-full" in names and "dnsmasq" not in names
