@@ -152,6 +152,13 @@ class InvitationError(Net6Error):
     title = "Forbidden"
 
 
+class Net6Unauthorized(InvitationError):
+    """No or an unknown operator/gateway token was sent to the broker."""
+
+    status = 401
+    title = "Unauthorized"
+
+
 # --- router-side client --------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, Form, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from meshforge.errors import InvitationError, MeshforgeError
+from meshforge.errors import MeshforgeError, Net6Unauthorized
 from meshforge.net6 import bundle, overview, prefixes, tokens
 from meshforge.net6.schemas import (
     BundleOut,
@@ -34,11 +34,6 @@ log = logging.getLogger(__name__)
 
 COOKIE = "mf6_operator"
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-
-
-class Unauthorized(InvitationError):
-    status = 401
-    title = "Unauthorized"
 
 
 def create_app(
@@ -68,7 +63,7 @@ def _broker(request: Request) -> Broker:
 def _bearer(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("Send the token as `Authorization: Bearer <token>`.")
+        raise Net6Unauthorized("Send the token as `Authorization: Bearer <token>`.")
     return token.strip()
 
 
@@ -84,7 +79,7 @@ def _operator(
     token = request.cookies.get(COOKIE) if authorization is None else None
     name = _broker(request).operator_for(token or _bearer(authorization))
     if name is None:
-        raise Unauthorized(
+        raise Net6Unauthorized(
             "This operator token is not known; create one with "
             "`meshforge net6 operator add NAME` on the server."
         )
