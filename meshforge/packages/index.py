@@ -246,7 +246,7 @@ class Universe:
         return sorted(self.by_name)
 
     def arch_priority(self, pkg: Package) -> int:
-        if pkg.arch == "all":
+        if pkg.arch in ("all", "noarch"):
             return 100
         if self.arch is None or pkg.arch == self.arch:
             return 200

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from meshforge.errors import FormatError, SignatureError, UpstreamError
+from meshforge.packages.adb import read_adb_index
 from meshforge.packages.index import (
     Package,
     Universe,
@@ -27,6 +28,7 @@ from meshforge.packages.index import (
     packages_from_text,
 )
 from meshforge.packages.resolver import prepare
+from meshforge.packages.versions import Format
 from meshforge.signing.usign import Keyring
 
 log = logging.getLogger(__name__)
@@ -146,10 +148,16 @@ class Release:
         )
 
     def index(self, folder: str) -> list[Package] | None:
-        """Packages of one feed folder, ``None`` if it has no index.
+        """Packages of one feed folder, ``None`` if it has no index."""
+        found = self.feed(folder)
+        return found[0] if found else None
 
-        With a keyring, ``Packages.sig`` must verify over the uncompressed
-        index (what upstream signs) before anything from it is used.
+    def feed(self, folder: str) -> tuple[list[Package], Format] | None:
+        """Packages of one feed folder and the manager whose index it is.
+
+        opkg feeds (``Packages.gz``/``Packages``) are preferred; an apk feed
+        has ``packages.adb``. With a keyring, ``Packages.sig`` must verify
+        over the uncompressed index (what upstream signs) first.
         """
         data = self.read(f"{folder}/Packages.gz")
         if data is not None:
@@ -157,10 +165,18 @@ class Release:
         else:
             data = self.read(f"{folder}/Packages")
         if data is None:
-            return None
+            return self._apk_feed(folder)
         if self.keyring is not None:
             self._verify(folder, data)
-        return packages_from_text(data.decode("utf-8"), folder)
+        return packages_from_text(data.decode("utf-8"), folder), "opkg"
+
+    def _apk_feed(self, folder: str) -> tuple[list[Package], Format] | None:
+        data = self.read(f"{folder}/packages.adb")
+        if data is None:
+            return None
+        # TODO: verify the adb signature block (ECDSA keys, DOMAIN 4.3); for
+        # now apk indexes are trusted as the transport delivered them.
+        return read_adb_index(data, folder), "apk"
 
     def _verify(self, folder: str, data: bytes) -> None:
         assert self.keyring is not None
@@ -192,18 +208,19 @@ def load_universe(
     :func:`~meshforge.packages.index.imagebuilder_packages`).
     """
     target_dir = f"targets/{release.target}"
-    core = release.index(f"{target_dir}/packages")
-    if core is None:
+    found = release.feed(f"{target_dir}/packages")
+    if found is None:
         raise UpstreamError(
             f"No package index under {release.base}/{target_dir}/packages. "
             "Check the release path and the target name (e.g. x86/64)."
         )
+    core, fmt = found
     arch = arch or _guess_arch(core)
-    universe = Universe(core, arch=arch)
+    universe = Universe(core, arch=arch, format=fmt)
     for folder in _feed_folders(release, arch, kmods_dir):
-        found = release.index(folder)
-        if found is not None:
-            universe.add(found)
+        packages = release.index(folder)
+        if packages is not None:
+            universe.add(packages)
     for repo in local_repos or []:
         universe.add(repo)
     universe.add(imagebuilder_packages(universe))
@@ -234,7 +251,7 @@ def _listing_or_empty(release: Release, folder: str) -> list[str]:
 def _guess_arch(packages: list[Package]) -> str:
     counts: dict[str, int] = {}
     for pkg in packages:
-        if pkg.arch != "all":
+        if pkg.arch not in ("all", "noarch"):
             counts[pkg.arch] = counts.get(pkg.arch, 0) + 1
     if not counts:
         raise FormatError(

@@ -7,8 +7,10 @@ import json
 import pytest
 
 from meshforge.errors import FormatError, ResolutionError
+from meshforge.packages.adb import read_adb_index
 from meshforge.packages.index import Dependency, Package, Universe
-from meshforge.packages.resolver import resolve
+from meshforge.packages.release import Release, load_universe
+from meshforge.packages.resolver import expand_request, resolve
 from meshforge.packages.upgrade import installed_from_apk_db, world_names
 from meshforge.packages.versions import apk_satisfies, satisfies
 from tests.conftest import SAMPLES
@@ -84,3 +86,57 @@ def test_installed_db_and_world() -> None:
         "uci": "2025.01.20~16ff0bad-r1",
     }
     assert world_names("luci\nfoo=1.2-r1\nbar>=2\n") == ["luci", "foo", "bar"]
+
+
+# --- packages.adb ----------------------------------------------------------
+
+ADB_FEEDS = [
+    "targets/x86/64/packages",
+    "packages/x86_64/base",
+    "packages/x86_64/luci",
+    "packages/x86_64/packages",
+    "packages/x86_64/routing",
+]
+
+
+@pytest.mark.parametrize("feed", ADB_FEEDS)
+def test_adb_index_agrees_with_index_json(feed: str) -> None:
+    packages = read_adb_index((APK_25 / feed / "packages.adb").read_bytes(), feed)
+    listed = json.loads((APK_25 / feed / "index.json").read_text())["packages"]
+    assert {p.stripped_name: p.version for p in packages} == listed
+
+
+def test_adb_relations() -> None:
+    packages = read_adb_index((APK_25 / ADB_FEEDS[0] / "packages.adb").read_bytes())
+    by_name = {p.name: p for p in packages}
+    kmod = by_name["kmod-3c59x"]
+    assert kmod.depends[0] == (
+        Dependency("kernel", "=", "6.12.74~88179747d2159675e813164f0cac1785-r1"),
+    )
+    assert "kmod-3c59x-any" in kmod.provides
+    assert by_name["libc"].arch == "x86_64"
+
+
+def test_not_an_adb() -> None:
+    with pytest.raises(FormatError, match="Not an apk v3 package index"):
+        read_adb_index(b"Package: foo\n")
+
+
+def test_apk_release_defaults_and_manifest_closure() -> None:
+    release = Release(str(APK_25), "x86/64")
+    universe = load_universe(release)
+    assert universe.format == "apk" and len(universe) == 1497
+    defaults = release.defaults()
+    assert defaults is not None
+    args = expand_request(
+        defaults.defaults, defaults.device_packages("generic"), [], False
+    )
+    manifest = (APK_25 / "targets/x86/64/openwrt-x86-64-generic.manifest").read_text()
+    lines = manifest.splitlines()
+    # This third-party build added packages of its own (e.g. homeproxy) on top
+    # of the defaults, so the defaults resolve to a subset of its manifest ...
+    resolved = resolve(universe, args).manifest()
+    assert len(resolved) == 144 and set(resolved) < set(lines)
+    # ... and its own package list is closed: resolving it yields it exactly.
+    names = [line.split(" - ")[0] for line in lines]
+    assert resolve(universe, names).manifest() == lines
