@@ -13,6 +13,7 @@ import gzip
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,10 +201,15 @@ def load_universe(
     arch: str | None = None,
     kmods_dir: str | None = None,
     local_repos: list[list[Package]] | None = None,
+    feeds: Sequence[str] = FEEDS,
 ) -> Universe:
     """Every package one target of a release can install.
 
-    ``local_repos`` stand for the ImageBuilder's own ``packages/`` folder.
+    Only the feeds the ImageBuilder's repositories.conf names are read
+    (``feeds`` after core, base and kmods); a download site may hold more,
+    and a package there would change opkg's choices without being
+    installable by the real build. ``local_repos`` stand for the
+    ImageBuilder's own ``packages/`` folder.
     Where they lack ``libc`` or ``kernel``, stand-ins are inferred (see
     :func:`~meshforge.packages.index.imagebuilder_packages`).
     """
@@ -217,7 +223,7 @@ def load_universe(
     core, fmt = found
     arch = arch or _guess_arch(core)
     universe = Universe(core, arch=arch, format=fmt)
-    for folder in _feed_folders(release, arch, kmods_dir):
+    for folder in _feed_folders(release, arch, kmods_dir, feeds):
         packages = release.index(folder)
         if packages is not None:
             universe.add(packages)
@@ -229,16 +235,14 @@ def load_universe(
     return universe
 
 
-def _feed_folders(release: Release, arch: str, kmods_dir: str | None) -> list[str]:
-    feeds = f"packages/{arch}"
-    folders = [f"{feeds}/base"]
+def _feed_folders(
+    release: Release, arch: str, kmods_dir: str | None, feeds: Sequence[str]
+) -> list[str]:
+    shared = f"packages/{arch}"
     kmods = f"targets/{release.target}/kmods"
     names = [kmods_dir] if kmods_dir else _listing_or_empty(release, kmods)
-    folders += [f"{kmods}/{name}" for name in names]
-    folders += [f"{feeds}/{feed}" for feed in FEEDS]
-    extra = [f for f in _listing_or_empty(release, feeds) if f not in FEEDS]
-    folders += [f"{feeds}/{feed}" for feed in extra if feed != "base"]
-    return folders
+    folders = [f"{shared}/base", *(f"{kmods}/{name}" for name in names)]
+    return folders + [f"{shared}/{feed}" for feed in feeds if feed != "base"]
 
 
 def _listing_or_empty(release: Release, folder: str) -> list[str]:
