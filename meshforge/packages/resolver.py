@@ -538,9 +538,11 @@ def _conflict_sentence(
     else:
         reason = "one declares a conflict with the other"
     drop = _suggest_removal(a, b, names, defaults)
+    origin = f" ('{drop}' is a default package)" if drop in defaults else ""
     return (
         f"'{a}' and '{b}' cannot be installed together: {reason}."
-        f" Remove one of them, e.g. add '-{drop}' to the package list."
+        f" Remove one of them{origin}: add '-{drop}' to the package list,"
+        " or drop the other from the request."
     )
 
 
