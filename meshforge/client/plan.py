@@ -28,6 +28,12 @@ from meshforge.client.releases import (
 )
 from meshforge.client.server import CLIENT_NAME, Server
 from meshforge.errors import ClientError, RequestRejected
+from meshforge.packages.replacements import (
+    Applied,
+    RuleSet,
+    apply_rules,
+    default_rule_set,
+)
 from meshforge.packages.versions import Format, compare
 
 log = logging.getLogger(__name__)
@@ -117,40 +123,56 @@ def _plan_json(plan: TargetPlan | None) -> dict[str, Any] | None:
 # --- package changes -----------------------------------------------------
 
 
-def apply_renames(
+def replace_packages(
     user: dict[str, str],
-    package_changes: list[dict[str, Any]],
-    since_revision: int | None,
+    device: Device,
+    installed: InstalledPackages,
+    version: str,
+    rule_set: RuleSet | None = None,
 ) -> tuple[dict[str, str], list[PackageChange]]:
-    """Apply the branch's rename table to the owner's packages.
+    """Apply meshforge's replacement rules for a move to ``version``.
 
-    Only entries newer than the running revision apply: an older device
-    crossing several renames gets all of them, a current one none.
-    Returns the renamed set (name → old version, ``""`` for additions).
-
-    TODO: also apply meshforge's own rules from
-    ``meshforge.packages.replacements`` (``load_rules``/``apply_rules``);
-    that module is not written yet, so only the server's table is used.
+    The rules between the running release and the target apply: a release
+    counts from its branch-off revision, a snapshot from its own revision,
+    so a same-branch update applies no rename and an older device crossing
+    several branches gets all of them. Returns the packages to ask for
+    (name → installed version, ``""`` for new names) and what changed.
     """
-    names = dict(user)
-    changes: list[PackageChange] = []
-    for entry in sorted(package_changes, key=lambda e: int(e.get("revision", 0))):
-        if (
-            since_revision is not None
-            and int(entry.get("revision", 0)) <= since_revision
-        ):
-            continue
-        source, target = entry.get("source"), entry.get("target")
-        if source and target and source in names:
-            old = names.pop(source)
-            names[target] = old
-            changes.append(PackageChange("rename", source, old, new_name=target))
-        elif target and not source and target in names:
-            changes.append(PackageChange("remove", target, names.pop(target)))
-        elif source and not target and entry.get("mandatory") and source not in names:
-            names[source] = ""
-            changes.append(PackageChange("add", source))
-    return names, changes
+    rules = rule_set or default_rule_set()
+    running = device.release
+    start = rules.branch_off(running.version) or running.revision_number or 0
+    end = rules.branch_off(version) or SNAPSHOT_END
+    result = apply_rules(
+        rules.rules,
+        user,
+        start,
+        end,
+        installed.all,
+        to_release=version,
+        device_target=running.target,
+    )
+    wanted = {name: result.versions.get(name, "") for name in result.packages}
+    changes = [c for a in result.applied for c in _as_changes(a, user)]
+    return wanted, changes
+
+
+# Rules bound to revisions up to this apply when the target has no
+# branch-off revision: SNAPSHOT, or a branch newer than the rules file.
+SNAPSHOT_END = 10**9
+
+
+def _as_changes(applied: Applied, user: dict[str, str]) -> list[PackageChange]:
+    if applied.kind == "add":
+        return [PackageChange("add", name) for name in applied.added]
+    changes = []
+    for name in applied.removed:
+        old = user.get(name, "")
+        if applied.added:
+            new_name = ", ".join(applied.added)
+            changes.append(PackageChange("rename", name, old, new_name=new_name))
+        else:
+            changes.append(PackageChange("remove", name, old))
+    return changes
 
 
 def version_changes(
@@ -254,10 +276,8 @@ class Planner:
     ) -> TargetPlan:
         """The plan for moving ``device`` to ``candidate``."""
         profile, version_code = self.profile_and_code(candidate, device, upstream)
-        renamed, renames = apply_renames(
-            installed.user,
-            candidate.branch.package_changes,
-            device.release.revision_number,
+        renamed, renames = replace_packages(
+            installed.user, device, installed, candidate.version
         )
         available = self.available_packages(candidate, device)
         fmt = package_format(candidate.version)

@@ -68,7 +68,6 @@ class Branch:
     path: str
     versions: list[str]
     snapshot: bool
-    package_changes: list[dict[str, Any]]
     targets: dict[str, str]
 
     def path_for(self, version: str) -> str:
@@ -89,7 +88,6 @@ def usable_branches(overview: dict[str, Any], target: str) -> dict[str, Branch]:
             path=str(data.get("path") or "releases/{version}"),
             versions=list(data.get("versions") or []),
             snapshot=bool(data.get("snapshot", False)),
-            package_changes=list(data.get("package_changes") or []),
             targets=dict(data.get("targets") or {}),
         )
     return found

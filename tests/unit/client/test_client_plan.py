@@ -9,12 +9,12 @@ import httpx
 
 from meshforge import __version__
 from meshforge.client.device import read_device
-from meshforge.client.installed import read_installed
+from meshforge.client.installed import InstalledPackages, read_installed
 from meshforge.client.plan import (
     PackageChange,
     Planner,
-    apply_renames,
     build_request,
+    replace_packages,
     version_changes,
 )
 from meshforge.client.server import Server
@@ -30,28 +30,54 @@ X86_PROFILES = SAMPLES / "openwrt-23.05.4/targets/x86/64/profiles.json"
 RPI_PROFILES = SAMPLES / "openwrt-23.05.4/targets/bcm27xx/bcm2710/profiles.json"
 
 
-def test_renames_apply_only_after_the_running_revision(fake: Any) -> None:
-    changes = fake.overview()["branches"]["25.12"]["package_changes"]
-    user = {"firewall": "2019-1", "auc": "0.3.2-1", "opkg": "2020-1", "vim": "9-1"}
-    names, done = apply_renames(user, changes, since_revision=26000)
-    assert names == {
-        "firewall": "2019-1",
-        "owut": "0.3.2-1",
-        "apk-mbedtls": "2020-1",
-        "vim": "9-1",
+OWNER = {
+    "auc": "0.3.2-1",
+    "luci-app-opkg": "git-23.1-1",
+    "opkg": "2023-1",
+    "vim": "9.0-1",
+    "luci-i18n-base-en": "git-23.1-1",
+}
+
+
+def _owner_on_x86() -> tuple[Any, InstalledPackages]:
+    """The x86 sample's release with a GENERATED set of owner packages."""
+    everything = {**OWNER, "libustream-openssl20201210": "2023-1"}
+    return read_device(X86), InstalledPackages("opkg", OWNER, everything)
+
+
+def test_same_branch_applies_only_release_wide_rules() -> None:
+    device, installed = _owner_on_x86()
+    wanted, changes = replace_packages(OWNER, device, installed, "23.05.5")
+    assert set(wanted) == set(OWNER) - {"luci-i18n-base-en"}
+    assert changes == [PackageChange("remove", "luci-i18n-base-en", "git-23.1-1")]
+
+
+def test_next_branch_renames_from_the_rules_file() -> None:
+    device, installed = _owner_on_x86()
+    wanted, changes = replace_packages(OWNER, device, installed, "24.10.5")
+    assert wanted == {
+        "owut": "",
+        "luci-app-package-manager": "",
+        "opkg": "2023-1",
+        "vim": "9.0-1",
     }
-    assert [c.name for c in done] == ["auc", "opkg"]
-    names, done = apply_renames(user, changes, since_revision=10911)
-    assert "firewall4" in names and "kmod-nft-nat6" in names
-    assert PackageChange("add", "kmod-nft-nat6") in done
+    renames = {(c.name, c.new_name) for c in changes if c.kind == "rename"}
+    assert renames == {("auc", "owut"), ("luci-app-opkg", "luci-app-package-manager")}
 
 
-def test_deletion_entries_remove_the_package() -> None:
-    names, done = apply_renames(
-        {"x": "1", "y": "2"}, [{"target": "x", "revision": 5}], 1
-    )
-    assert names == {"y": "2"}
-    assert done == [PackageChange("remove", "x", "1")]
+def test_apk_variant_follows_the_tls_library() -> None:
+    device, installed = _owner_on_x86()
+    wanted, changes = replace_packages(OWNER, device, installed, "25.12.2")
+    assert "apk-openssl" in wanted and "opkg" not in wanted
+    assert PackageChange("rename", "opkg", "2023-1", new_name="apk-openssl") in changes
+
+
+def test_old_device_crosses_every_rename_since_its_revision() -> None:
+    device = read_device(RPI)  # 19.07.1: no branch-off known, r10911 counts
+    installed = read_installed(RPI)
+    wanted, changes = replace_packages(installed.user, device, installed, "23.05.6")
+    assert "firewall4" in wanted and "firewall" not in wanted
+    assert ("rename", "firewall") in {(c.kind, c.name) for c in changes}
 
 
 def test_version_changes_updates_and_removals(fake: Any) -> None:
@@ -152,13 +178,14 @@ def test_rpi_sample_next_branch_without_index_sends_packages(fake: Any) -> None:
     plan = check.next_branch
     assert plan is not None and plan.version == "23.05.6" and plan.upgrade
     assert plan.profile == "rpi-3"
-    kinds = {(c.kind, c.name) for c in plan.changes}
-    assert ("rename", "firewall") in kinds and ("add", "kmod-nft-nat6") in kinds
+    assert [(c.kind, c.name, c.new_name) for c in plan.changes] == [
+        ("rename", "firewall", "firewall4")
+    ]
 
     body = build_request(plan, device)
     assert body["profile"] == "rpi-3"
     assert "packages_versions" not in body
-    assert len(body["packages"]) == len(installed.user) + 1
+    assert len(body["packages"]) == len(installed.user)
     assert "firewall4" in body["packages"] and "firewall" not in body["packages"]
     assert body["packages"] == sorted(body["packages"])
 
