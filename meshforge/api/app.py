@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from meshforge import __version__
-from meshforge.api import builds, errors, stats, store, tree
+from meshforge.api import builds, errors, stats, store, tree, upgrade
 from meshforge.api.fastpath import BuildAnswerMemo
 from meshforge.config import Settings, get_settings
 from meshforge.errors import MeshforgeError
@@ -64,7 +64,13 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     app.add_exception_handler(MeshforgeError, errors.on_meshforge_error)
     app.add_exception_handler(RequestValidationError, errors.on_validation_error)
     app.add_exception_handler(HTTPException, errors.on_http_error)
-    for router in (builds.router, tree.router, stats.router, store.router):
+    for router in (
+        builds.router,
+        tree.router,
+        stats.router,
+        store.router,
+        upgrade.router,
+    ):
         app.include_router(router)
     for source, target in REDIRECTS.items():
         app.add_api_route(

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from meshforge import __version__
 from meshforge.api.deps import runtime
 from meshforge.errors import NotFound
+from meshforge.packages.replacements import default_rule_set
 from meshforge.runtime import Runtime
 from meshforge.upstream.catalog import TargetMeta
 from meshforge.upstream.opkg import strip_abi
@@ -41,7 +42,7 @@ def _branches(rt: Runtime) -> dict[str, dict[str, Any]]:
             "enabled": branch.enabled,
             "snapshot": branch.snapshot,
             "path_packages": "DEPRECATED",
-            "package_changes": [],
+            "package_changes": package_changes(branch.name),
             "versions": mine,
             "targets": dict(sorted(targets.items())),
         }
@@ -50,6 +51,30 @@ def _branches(rt: Runtime) -> dict[str, dict[str, Any]]:
         if mine:
             branches[branch.name] = entry
     return branches
+
+
+def package_changes(branch: str) -> list[dict[str, Any]]:
+    """asu's per-branch table: revision-bound changes up to the branch-off."""
+    rule_set = default_rule_set()
+    cutoff = 10**9 if branch == "SNAPSHOT" else rule_set.branch_off(branch)
+    if cutoff is None:
+        return []
+    changes = []
+    for rule in rule_set.rules:
+        if (
+            rule.revision is None
+            or rule.revision > cutoff
+            or "*" in (rule.source or "")
+        ):
+            continue
+        entry: dict[str, Any] = {"source": rule.source, "revision": rule.revision}
+        target = rule.target if rule.kind == "rename" else rule.default
+        if target:
+            entry["target"] = target
+        if rule.mandatory:
+            entry["mandatory"] = True
+        changes.append(entry)
+    return sorted(changes, key=lambda c: (c["revision"], c["source"] or ""))
 
 
 def overview(rt: Runtime) -> dict[str, Any]:
@@ -111,7 +136,7 @@ def _meta(rt: Runtime, path: str, target: str) -> TargetMeta:
     return meta
 
 
-def _flat(entries: list[dict[str, str]]) -> dict[str, str]:
+def flat_index(entries: list[dict[str, str]]) -> dict[str, str]:
     flat: dict[str, str] = {}
     for entry in entries:
         name = strip_abi(entry.get("Package", ""), entry.get("ABIVersion"))
@@ -126,7 +151,7 @@ def target_index(
     """Target and kmod packages with versions (ABI-free names)."""
     meta = _meta(rt, path, f"{target}/{subtarget}")
     entries = rt.catalog.index_entries(meta.version, f"target:{meta.target}")
-    return {"architecture": meta.arch, "packages": _flat(entries)}
+    return {"architecture": meta.arch, "packages": flat_index(entries)}
 
 
 @router.get("/json/v1/{path:path}/packages/{arch}-index.json")
@@ -137,7 +162,7 @@ def arch_index(
     entries = rt.catalog.index_entries(version_of(path), f"arch:{arch}")
     if not entries:
         raise NotFound(f"No package index of {arch} is known for {path}.")
-    return _flat(entries)
+    return flat_index(entries)
 
 
 @router.get("/json/v1/{path:path}/targets/{target}/{subtarget}/{profile}.json")

@@ -21,6 +21,7 @@ import jsonschema
 import yaml
 
 from meshforge.errors import ConfigError
+from meshforge.upstream.releases import known_branches
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,16 @@ def load_rule_set(path: Path | None = None) -> RuleSet:
     _validate(data, path)
     rules = tuple(_rule(item) for item in data["rules"])
     _check_unique(rules, path)
-    return RuleSet(rules, dict(data.get("branches", {})))
+    return RuleSet(rules, _branch_offs())
+
+
+def _branch_offs() -> dict[str, int]:
+    # One table of branches for the whole server: upstream/branches.yaml.
+    return {
+        b.name: b.branch_off_rev
+        for b in known_branches()
+        if b.branch_off_rev is not None
+    }
 
 
 def load_rules(path: Path | None = None) -> list[Rule]:
@@ -212,6 +222,25 @@ def apply_rules(
         if name not in result.packages:
             del result.versions[name]
     return result
+
+
+def for_request(
+    packages: list[str], version: str, target: str, rule_set: RuleSet | None = None
+) -> ReplacementResult:
+    """Rewrite a build request's packages for the release it asks for.
+
+    A client may still name packages of the release it runs (``auc`` for a
+    24.10 image); every change up to the requested branch applies, as asu's
+    worker applies its package changes.
+    """
+    rules = rule_set or default_rule_set()
+    if branch_of(version) == "SNAPSHOT":
+        cutoff = 10**9
+    else:
+        cutoff = rules.branch_off(version) or 0
+    return apply_rules(
+        rules.rules, packages, 0, cutoff, to_release=version, device_target=target
+    )
 
 
 def _apply(rule: Rule, result: ReplacementResult, device: set[str]) -> None:

@@ -90,10 +90,14 @@ def _next_branch(releases: Sequence[str], branch: str) -> str | None:
     current = _branch_key(branch)
     if current is None:
         return None
+    # Only branches with a numbered release count: a branch snapshot alone
+    # (22.03-SNAPSHOT) is nothing to upgrade to.
     later = {
         b
         for r in releases
-        if (key := _branch_key(b := branch_of(r))) is not None and key > current
+        if release_key(r) is not None
+        and (key := _branch_key(b := branch_of(r))) is not None
+        and key > current
     }
     return min(later, key=lambda b: _branch_key(b) or (0, 0), default=None)
 

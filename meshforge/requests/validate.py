@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from meshforge.config import Settings
 from meshforge.errors import BadRequest, IndexMissing, UnprocessableRequest
+from meshforge.packages.replacements import for_request
 from meshforge.packages.resolver import expand_request, resolve
 from meshforge.requests.hashing import NormalisedRequest
 from meshforge.requests.model import BuildRequest
@@ -131,6 +132,9 @@ def normalise(
     meta = _target_meta(request, catalog, refresh)
     profile = _profile(request, meta)
     revision = meta.version_code if is_unversioned(request.version) else ""
+    packages = request.package_names
+    if not request.packages_versions:
+        packages = for_request(packages, request.version, request.target).packages
     normalised = NormalisedRequest(
         distro=request.distro,
         version=request.version,
@@ -138,7 +142,7 @@ def normalise(
         revision=revision,
         target=request.target,
         profile=profile,
-        packages=tuple(sorted(set(request.package_names))),
+        packages=tuple(sorted(set(packages))),
         packages_versions=tuple(sorted(request.packages_versions.items())),
         diff_packages=request.diff_packages,
         defaults=request.defaults or "",

@@ -9,11 +9,21 @@ from meshforge.requests.model import BuildRequest
 
 def _norm(**changes):
     base = dict(
-        distro="openwrt", version="22.03-SNAPSHOT", version_code="",
-        revision="r20142-e500494771", target="x86/64", profile="generic",
-        packages=("rsync",), packages_versions=(), diff_packages=False,
-        defaults="", rootfs_size_mb=None, filesystem="", repositories=(),
-        repositories_mode="replace", repository_keys=(),
+        distro="openwrt",
+        version="22.03-SNAPSHOT",
+        version_code="",
+        revision="r20142-e500494771",
+        target="x86/64",
+        profile="generic",
+        packages=("rsync",),
+        packages_versions=(),
+        diff_packages=False,
+        defaults="",
+        rootfs_size_mb=None,
+        filesystem="",
+        repositories=(),
+        repositories_mode="replace",
+        repository_keys=(),
     )
     base.update(changes)
     return NormalisedRequest(**base)
@@ -64,8 +74,13 @@ def test_repositories_mode_only_counts_with_repositories():
 
 def test_model_ignores_unknown_fields_and_strips_plus():
     request = BuildRequest.model_validate(
-        {"version": "22.03-SNAPSHOT", "target": "x86/64", "profile": "generic",
-         "packages": ["+rsync", "-ppp"], "whatever": 1}
+        {
+            "version": "22.03-SNAPSHOT",
+            "target": "x86/64",
+            "profile": "generic",
+            "packages": ["+rsync", "-ppp"],
+            "whatever": 1,
+        }
     )
     assert request.packages == ["rsync", "-ppp"]
     assert request.package_names == ["rsync", "-ppp"]
@@ -73,8 +88,13 @@ def test_model_ignores_unknown_fields_and_strips_plus():
 
 def test_packages_versions_keys_replace_packages():
     request = BuildRequest.model_validate(
-        {"version": "1", "target": "a/b", "profile": "p", "packages": ["x"],
-         "packages_versions": {"y": "1.0~r1+2-1"}}
+        {
+            "version": "1",
+            "target": "a/b",
+            "profile": "p",
+            "packages": ["x"],
+            "packages_versions": {"y": "1.0~r1+2-1"},
+        }
     )
     assert request.package_names == ["y"]
 
