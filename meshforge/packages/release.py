@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from meshforge.errors import FormatError, SignatureError, UpstreamError
+from meshforge.imagebuilder.outputs import parse_info
 from meshforge.packages.adb import read_adb_index
 from meshforge.packages.index import (
     Package,
@@ -79,27 +80,9 @@ def defaults_from_profiles(data: dict[str, Any]) -> Defaults:
 
 def defaults_from_make_info(text: str) -> Defaults:
     """``make info``: the ``Default Packages`` line and each profile block."""
-    defaults: list[str] | None = None
-    arch = None
-    profiles: dict[str, list[str]] = {}
-    current: str | None = None
-    for line in text.splitlines():
-        if line.startswith("Default Packages:"):
-            defaults = line.partition(":")[2].split()
-        elif line.startswith("Current Architecture:"):
-            arch = line.partition(":")[2].strip().strip('"')
-        elif line and not line[0].isspace() and line.endswith(":"):
-            current = line[:-1]
-            profiles.setdefault(current, [])
-        elif current and line.strip().startswith("Packages:"):
-            profiles[current] = line.partition(":")[2].split()
-    profiles.pop("Available Profiles", None)
-    if defaults is None:
-        raise FormatError(
-            "The make info output has no 'Default Packages:' line; save the "
-            "complete output of 'make info' from the ImageBuilder."
-        )
-    return Defaults(defaults, profiles, arch)
+    info = parse_info(text)
+    profiles = {pid: list(p.packages) for pid, p in info.profiles.items()}
+    return Defaults(info.default_packages, profiles, info.architecture or None)
 
 
 @dataclass

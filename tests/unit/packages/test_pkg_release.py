@@ -38,6 +38,7 @@ def test_make_info_blocks_of_other_shapes() -> None:
     # Shapes from DOMAIN 3.2: title optional, SupportedDevices optional.
     text = (
         'Current Target: "ath79/generic"\n'
+        'Current Revision: "r20128-b6cbab1ad7"\n'
         "Default Packages: base-files dropbear\n"
         "Available Profiles:\n\n"
         "untitled:\n"
@@ -56,7 +57,7 @@ def test_make_info_blocks_of_other_shapes() -> None:
     }
     with pytest.raises(FormatError, match="does not exist"):
         info.device_packages("nope")
-    with pytest.raises(FormatError, match="Default Packages"):
+    with pytest.raises(FormatError, match="unknown shape"):
         defaults_from_make_info("Available Profiles:\n")
 
 
