@@ -15,13 +15,13 @@ from pathlib import Path
 
 import click
 
+from meshforge.client.changes import PackageChange
 from meshforge.client.device import Device, configured_server, read_device
 from meshforge.client.download import Downloader, Expected
 from meshforge.client.images import Image, choose_image
 from meshforge.client.install import install, sysupgrade_command
 from meshforge.client.installed import InstalledPackages, read_installed
 from meshforge.client.plan import (
-    PackageChange,
     Planner,
     TargetPlan,
     UpgradeCheck,

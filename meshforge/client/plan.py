@@ -11,6 +11,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from meshforge.client.changes import PackageChange, replace_packages, version_changes
 from meshforge.client.device import Device
 from meshforge.client.images import resolve_profile, sanitize_board
 from meshforge.client.installed import InstalledPackages
@@ -28,32 +29,15 @@ from meshforge.client.releases import (
 )
 from meshforge.client.server import CLIENT_NAME, Server
 from meshforge.errors import ClientError, RequestRejected
-from meshforge.packages.replacements import (
-    Applied,
-    RuleSet,
-    apply_rules,
-    default_rule_set,
-)
-from meshforge.packages.versions import Format, compare
 
 log = logging.getLogger(__name__)
 
-ChangeKind = Literal["update", "downgrade", "rename", "remove", "add"]
 Role = Literal["same-branch", "next-branch"]
 
 # BuildRequest.filesystem accepts only these (DOMAIN §1.2).
 REQUEST_FILESYSTEMS = frozenset(
     ["squashfs", "ext4", "ubifs", "erofs", "jffs2", "jffs2-nand", "targz", "cpiogz"]
 )
-
-
-@dataclass(frozen=True)
-class PackageChange:
-    kind: ChangeKind
-    name: str
-    old_version: str = ""
-    new_name: str = ""
-    new_version: str = ""
 
 
 @dataclass
@@ -118,92 +102,6 @@ def _plan_json(plan: TargetPlan | None) -> dict[str, Any] | None:
     data = asdict(plan)
     data["changes"] = [asdict(change) for change in plan.changes]
     return data
-
-
-# --- package changes -----------------------------------------------------
-
-
-def replace_packages(
-    user: dict[str, str],
-    device: Device,
-    installed: InstalledPackages,
-    version: str,
-    rule_set: RuleSet | None = None,
-) -> tuple[dict[str, str], list[PackageChange]]:
-    """Apply meshforge's replacement rules for a move to ``version``.
-
-    The rules between the running release and the target apply: a release
-    counts from its branch-off revision, a snapshot from its own revision,
-    so a same-branch update applies no rename and an older device crossing
-    several branches gets all of them. Returns the packages to ask for
-    (name → installed version, ``""`` for new names) and what changed.
-    """
-    rules = rule_set or default_rule_set()
-    running = device.release
-    start = rules.branch_off(running.version) or running.revision_number or 0
-    end = rules.branch_off(version) or SNAPSHOT_END
-    result = apply_rules(
-        rules.rules,
-        user,
-        start,
-        end,
-        installed.all,
-        to_release=version,
-        device_target=running.target,
-    )
-    wanted = {name: result.versions.get(name, "") for name in result.packages}
-    changes = [c for a in result.applied for c in _as_changes(a, user)]
-    return wanted, changes
-
-
-# Rules bound to revisions up to this apply when the target has no
-# branch-off revision: SNAPSHOT, or a branch newer than the rules file.
-SNAPSHOT_END = 10**9
-
-
-def _as_changes(applied: Applied, user: dict[str, str]) -> list[PackageChange]:
-    if applied.kind == "add":
-        return [PackageChange("add", name) for name in applied.added]
-    changes = []
-    for name in applied.removed:
-        old = user.get(name, "")
-        if applied.added:
-            new_name = ", ".join(applied.added)
-            changes.append(PackageChange("rename", name, old, new_name=new_name))
-        else:
-            changes.append(PackageChange("remove", name, old))
-    return changes
-
-
-def version_changes(
-    wanted: dict[str, str],
-    available: dict[str, str] | None,
-    format: Format = "opkg",
-) -> tuple[dict[str, str], list[PackageChange]]:
-    """Compare installed versions with the target release's index.
-
-    Returns the packages to request (name → target version, ``""`` when the
-    index is unknown) and the updates, downgrades and removals. A package
-    missing from the index cannot be built, so it is dropped and reported
-    as removed. ``format`` is the target's package manager, whose version
-    order decides between update and downgrade.
-    """
-    if available is None:
-        return dict.fromkeys(wanted, ""), []
-    keep: dict[str, str] = {}
-    changes: list[PackageChange] = []
-    for name, old in sorted(wanted.items()):
-        new = available.get(name)
-        if new is None:
-            changes.append(PackageChange("remove", name, old))
-            continue
-        keep[name] = new
-        if old and new != old:
-            kind: ChangeKind = (
-                "downgrade" if compare(new, old, format) < 0 else "update"
-            )
-            changes.append(PackageChange(kind, name, old, name, new))
-    return keep, changes
 
 
 # --- candidates ----------------------------------------------------------
@@ -302,6 +200,8 @@ class Planner:
         download site cannot be read.
         """
         target = device.release.target
+        if not upstream:
+            return self._profile_from_server(candidate, device)
         try:
             profiles = self.server.get_json(
                 f"{upstream}/{candidate.path}/targets/{target}/profiles.json",

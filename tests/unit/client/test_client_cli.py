@@ -10,10 +10,11 @@ from click.testing import CliRunner
 
 from meshforge import errors
 from meshforge.cli import cli, main
+from meshforge.client.changes import PackageChange
 from meshforge.client.cli import notify_line, render_change, render_check
 from meshforge.client.device import read_device
 from meshforge.client.installed import read_installed
-from meshforge.client.plan import PackageChange, Role, TargetPlan, UpgradeCheck
+from meshforge.client.plan import Role, TargetPlan, UpgradeCheck
 
 ROUTERS = Path(__file__).resolve().parents[3] / "data" / "upstream-samples" / "routers"
 X86 = ROUTERS / "openwrt-23.05-SNAPSHOT-r23633-x86-64"
