@@ -26,7 +26,7 @@ def sysupgrade_command(image: Path, *, keep_settings: bool = True) -> list[str]:
     return ["sysupgrade", *flags, str(image)]
 
 
-def test_command(image: Path) -> list[str]:
+def preflight_command(image: Path) -> list[str]:
     return ["sysupgrade", "--test", str(image)]
 
 
@@ -44,7 +44,7 @@ def install(
     image: Path, *, keep_settings: bool = True, runner: Runner = run_command
 ) -> None:
     """Test ``image`` with sysupgrade, then flash it."""
-    code = runner(test_command(image))
+    code = runner(preflight_command(image))
     if code != 0:
         raise InstallFailed(
             f"sysupgrade --test refused {image.name} (exit {code}); the "
