@@ -159,6 +159,14 @@ class Net6Unauthorized(InvitationError):
     title = "Unauthorized"
 
 
+class Net6Busy(Net6Error):
+    """The broker's database stayed locked by other writers; try again."""
+
+    status = 503
+    exit_code = 75  # EX_TEMPFAIL
+    title = "Service Unavailable"
+
+
 # --- router-side client --------------------------------------------------
 
 

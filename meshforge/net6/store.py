@@ -12,15 +12,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from ipaddress import IPv6Network
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, select, update
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from meshforge.errors import InvitationError, Net6Error, NotFound
+from meshforge.errors import InvitationError, Net6Busy, Net6Error, NotFound
 from meshforge.net6 import prefixes, tokens
 from meshforge.net6.babel import new_hmac_key
+from meshforge.net6.database import (
+    SQLITE_BUSY_TIMEOUT_S,
+    lock_pool_table,
+    locked_pools,
+    make_engine,
+    writer,
+)
 from meshforge.net6.models import (
     Assignment,
     Base,
@@ -36,6 +43,8 @@ from meshforge.net6.settings import Net6Settings
 from meshforge.net6.tinc import check_name, parse_host_file
 
 log = logging.getLogger(__name__)
+
+HMAC_SETTING = "babeld_hmac_key"
 
 
 @dataclass(frozen=True)
@@ -78,40 +87,59 @@ class Redeemed:
     token: str  # the gateway's own credential, shown once
 
 
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return create_engine(url, connect_args={"check_same_thread": False})
-    return create_engine(url, pool_pre_ping=True)
-
-
 class Broker:
     def __init__(self, settings: Net6Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings.effective_database_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = sessionmaker(writer(self.engine), expire_on_commit=False)
 
     def create_schema(self) -> None:
         Base.metadata.create_all(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A transaction that only reads."""
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A transaction that writes; on SQLite it holds the write lock."""
+        try:
+            with self._writes.begin() as session:
+                yield session
+        except OperationalError as exc:
+            if "database is locked" not in str(exc.orig):
+                raise
+            raise Net6Busy(
+                "The broker's SQLite database stayed locked by other writers for "
+                f"{SQLITE_BUSY_TIMEOUT_S:.0f} s, so nothing was changed; try "
+                "again in a minute. Many brokers on one mesh should share "
+                "PostgreSQL (MESHFORGE_NET6_DATABASE_URL)."
+            ) from exc
 
     # --- mesh-wide settings ----------------------------------------------
 
     def hmac_key(self) -> str:
         """The mesh's babeld key, made on first use."""
         with self.session() as session:
-            row = session.get(Setting, "babeld_hmac_key")
-            if row is None:
-                row = Setting(key="babeld_hmac_key", value=new_hmac_key())
-                session.add(row)
-            return row.value
+            row = session.get(Setting, HMAC_SETTING)
+            if row is not None:
+                return row.value
+        try:
+            with self.writing() as session:
+                row = session.get(Setting, HMAC_SETTING)
+                if row is None:
+                    row = Setting(key=HMAC_SETTING, value=new_hmac_key())
+                    session.add(row)
+                return row.value
+        except IntegrityError:
+            # Another broker made it at the same moment (PostgreSQL); use theirs.
+            return self.hmac_key()
 
     def set_hmac_key(self, key: str) -> None:
-        with self.session() as session:
+        with self.writing() as session:
             session.merge(Setting(key="babeld_hmac_key", value=key))
 
     # --- pools -----------------------------------------------------------
@@ -120,7 +148,8 @@ class Broker:
         net = prefixes.parse_prefix(prefix)
         if net.prefixlen > prefixes.MAX_PREFIXLEN:
             raise Net6Error(f"A pool of {net} cannot hold even one /64.")
-        with self.session() as session:
+        with self.writing() as session:
+            lock_pool_table(session)
             for other in session.scalars(select(Pool)):
                 if prefixes.parse_prefix(other.prefix).overlaps(net):
                     raise Net6Error(
@@ -149,14 +178,14 @@ class Broker:
     def reserve(self, community: str, prefix: str, holder: str) -> IPv6Network:
         """Record an existing assignment, checking that it is free."""
         net = prefixes.parse_prefix(prefix)
-        with self.session() as session:
+        with self.writing() as session:
             _reserve(session, community, net, holder)
         return net
 
     def release(self, prefix: str) -> None:
         """Free a prefix now; refused while a live gateway still holds it."""
         net = str(prefixes.parse_prefix(prefix))
-        with self.session() as session:
+        with self.writing() as session:
             row = session.scalar(select(Assignment).where(Assignment.prefix == net))
             if row is None:
                 raise NotFound(f"{net} is not assigned; nothing to release.")
@@ -171,7 +200,7 @@ class Broker:
     def purge_holds(self, now: datetime | None = None) -> int:
         """Free the subnets of revoked gateways whose grace period is over."""
         moment = now or utcnow()
-        with self.session() as session:
+        with self.writing() as session:
             result = session.execute(
                 delete(Assignment).where(Assignment.hold_until < moment)
             )
@@ -191,7 +220,7 @@ class Broker:
         directory: str | None = None,
     ) -> ServerView:
         parse_host_file(name, host_file)
-        with self.session() as session:
+        with self.writing() as session:
             row = session.scalar(select(Server).where(Server.name == name))
             if row is None:
                 if link_prefix is not None:
@@ -212,7 +241,7 @@ class Broker:
 
     def add_operator(self, name: str) -> str:
         token = tokens.new_token()
-        with self.session() as session:
+        with self.writing() as session:
             row = session.scalar(select(Operator).where(Operator.name == name))
             if row is None:
                 session.add(Operator(name=name, token_hash=tokens.hash_token(token)))
@@ -239,7 +268,7 @@ class Broker:
         prefixes.parse_size(size)
         token = tokens.new_token()
         expires_at = utcnow() + expires_in
-        with self.session() as session:
+        with self.writing() as session:
             if not _pools(session, community):
                 raise Net6Error(
                     f"Community {community!r} has no prefix pool; add one with "
@@ -274,7 +303,7 @@ class Broker:
         """Use an invitation once: make the gateway and delegate its subnet."""
         self.purge_holds()
         gateway_token = tokens.new_token()
-        with self.session() as session:
+        with self.writing() as session:
             invitation = _claim(session, tokens.hash_token(token))
             subnet = _allocate(session, invitation.community, invitation.size)
             _drop_revoked(session, invitation.name)
@@ -323,7 +352,7 @@ class Broker:
             return [_gateway_view(row) for row in session.scalars(query)]
 
     def report_status(self, name: str, status: dict[str, Any]) -> None:
-        with self.session() as session:
+        with self.writing() as session:
             session.execute(
                 update(Gateway)
                 .where(Gateway.name == name, Gateway.revoked_at.is_(None))
@@ -333,7 +362,7 @@ class Broker:
     def revoke(self, name: str) -> GatewayView:
         """Drop a gateway from every bundle; hold its subnet for the grace."""
         now = utcnow()
-        with self.session() as session:
+        with self.writing() as session:
             row = _live_gateway(session, name)
             if row is None:
                 raise NotFound(f"No gateway named {name!r} is in the mesh.")
@@ -353,7 +382,7 @@ class Broker:
     def issue_gateway_token(self, name: str) -> str:
         """A new credential for a gateway, e.g. one imported from tinc files."""
         token = tokens.new_token()
-        with self.session() as session:
+        with self.writing() as session:
             row = _live_gateway(session, name)
             if row is None:
                 raise NotFound(f"No gateway named {name!r} is in the mesh.")
@@ -363,7 +392,7 @@ class Broker:
     def import_host_file(self, community: str, name: str, text: str) -> GatewayView:
         """Adopt a gateway of an older tinc 1.0 setup from its host file."""
         host = parse_host_file(name, text)
-        with self.session() as session:
+        with self.writing() as session:
             pools = [
                 prefixes.parse_prefix(p.prefix) for p in _pools(session, community)
             ]
@@ -397,11 +426,7 @@ def _pools(session: Session, community: str | None) -> list[Pool]:
     query = select(Pool).order_by(Pool.id)
     if community is not None:
         query = query.where(Pool.community == community)
-    # FOR UPDATE serialises allocations on PostgreSQL. TODO: SQLite ignores
-    # it, so two joins at the same instant could get overlapping subnets of
-    # different sizes there (equal ones hit the unique index); production
-    # brokers with many operators should use PostgreSQL.
-    return list(session.scalars(query.with_for_update()))
+    return list(session.scalars(query))
 
 
 def _taken(session: Session) -> list[IPv6Network]:
@@ -411,12 +436,13 @@ def _taken(session: Session) -> list[IPv6Network]:
 
 
 def _allocate(session: Session, community: str, size: int) -> IPv6Network:
-    pools = [prefixes.parse_prefix(p.prefix) for p in _pools(session, community)]
+    """Pick a free /size; the caller's transaction holds the pool lock."""
+    pools = [prefixes.parse_prefix(p.prefix) for p in locked_pools(session, community)]
     return prefixes.allocate(pools, size, _taken(session))
 
 
 def _reserve(session: Session, community: str, net: IPv6Network, holder: str) -> None:
-    pools = [prefixes.parse_prefix(p.prefix) for p in _pools(session, community)]
+    pools = [prefixes.parse_prefix(p.prefix) for p in locked_pools(session, community)]
     prefixes.check_within(pools, net)
     for taken in _taken(session):
         if taken.overlaps(net):
