@@ -126,3 +126,36 @@ def test_processes_joining_and_importing_at_once_never_overlap(
 
     taken = [s for result in results for s in result["subnets"]]
     _check(mesh_broker, taken, [e for result in results for e in result["errors"]])
+
+
+def _add_at_once(broker: Broker, wanted: list[str]) -> list[str]:
+    barrier = threading.Barrier(len(wanted))
+    errors: list[str] = []
+
+    def add(community: str, prefix: str) -> None:
+        barrier.wait()
+        try:
+            broker.add_pool(community, prefix)
+        except Exception as exc:  # collected so the assertions can judge it
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [
+        threading.Thread(target=add, args=(f"c{i}", p)) for i, p in enumerate(wanted)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
+def test_overlapping_pools_added_at_once_are_refused_but_one(broker: Broker) -> None:
+    errors = []
+    for base in ("500", "600", "700", "800"):
+        # Nested, so every two of them overlap.
+        wanted = [f"2001:db8:{base}::/{n}" for n in (44, 48, 52, 56, 60, 64)]
+        errors += _add_at_once(broker, wanted)
+
+    assert len(broker.pools()) == 4
+    assert len(errors) == 4 * 5
+    assert all("must be disjoint" in error for error in errors)
