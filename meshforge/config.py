@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     max_custom_rootfs_size_mb: int = 1024
     max_defaults_length: int = 20480
     max_pending_jobs: int = 200
+    max_request_bytes: int = 1024 * 1024
 
     # Build lifetimes (seconds), from asu cbb01ea.
     build_ttl: int = 7 * 24 * 3600

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from meshforge import __version__
 from meshforge.api import builds, errors, stats, store, tree, upgrade
 from meshforge.api.fastpath import BuildAnswerMemo
+from meshforge.api.limits import BodyLimit
 from meshforge.config import Settings, get_settings
 from meshforge.errors import MeshforgeError
 from meshforge.runtime import Runtime
@@ -53,6 +54,16 @@ def _redirect(target: str) -> Any:
     return handler
 
 
+def _root() -> dict[str, Any]:
+    return {
+        "status": 200,
+        "detail": "meshforge: firmware images on demand (asu v1 API).",
+        "version": __version__,
+        "docs": "/docs",
+        "overview": "/json/v1/overview.json",
+    }
+
+
 def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -72,6 +83,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         upgrade.router,
     ):
         app.include_router(router)
+    app.add_api_route("/", _root, methods=["GET"], include_in_schema=False)
     for source, target in REDIRECTS.items():
         app.add_api_route(
             source, _redirect(target), methods=["GET"], include_in_schema=False
@@ -94,4 +106,5 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     # Outermost of the user middlewares: repeated requests for stored builds
     # are answered before routing, CORS included (it sits inside).
     app.add_middleware(BuildAnswerMemo)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

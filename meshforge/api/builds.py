@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 
 from meshforge.api.deps import runtime
@@ -108,18 +108,10 @@ def submit_build(
     return _respond(view)
 
 
-@router.get("/build/{request_hash}")
+@router.api_route("/build/{request_hash}", methods=["GET", "HEAD"])
 def build_status(
     request_hash: str, rt: Annotated[Runtime, Depends(runtime)]
 ) -> JSONResponse:
-    """The state of a build; HEAD answers with the same headers, no body."""
+    """The state of a build; HEAD answers with the same headers, no body
+    (the server leaves the body out, Content-Length stays that of GET)."""
     return _respond(rt.builds.view(request_hash))
-
-
-@router.head("/build/{request_hash}", include_in_schema=False)
-def build_status_head(
-    request_hash: str, rt: Annotated[Runtime, Depends(runtime)]
-) -> Response:
-    view = rt.builds.view(request_hash)
-    status, _ = build_body(view)
-    return Response(status_code=status, headers=_headers(view, status))

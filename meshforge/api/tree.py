@@ -151,6 +151,8 @@ def target_index(
     """Target and kmod packages with versions (ABI-free names)."""
     meta = _meta(rt, path, f"{target}/{subtarget}")
     entries = rt.catalog.index_entries(meta.version, f"target:{meta.target}")
+    if not entries and meta.index_state != "ok":
+        raise NotFound(meta.index_state)
     return {"architecture": meta.arch, "packages": flat_index(entries)}
 
 

@@ -69,6 +69,8 @@ class BuildService:
             and not self._servable(build)
         ):
             build = None  # expired: its files may be gone
+        if build is not None and self._lost(build):
+            build = self._give_up(build)
         if build is None:
             raise NotFound(
                 "could not find provided request hash: no build with this hash is "
@@ -85,12 +87,37 @@ class BuildService:
         return expires is None or expires > now()
 
     def _lost(self, build: Build) -> bool:
-        """A started build whose worker stopped reporting is lost."""
+        """A started build whose worker stopped its heartbeat is lost."""
         if build.state != states.STARTED:
             return False
         beat = _aware(build.heartbeat_at or build.started_at)
-        limit = timedelta(seconds=self.settings.job_timeout_s + 120)
-        return beat is not None and now() - beat > limit
+        return beat is not None and now() - beat > timedelta(
+            seconds=states.LOST_AFTER_S
+        )
+
+    def _give_up(self, build: Build) -> Build:
+        """Record a lost build as a transient failure, once."""
+        detail = (
+            "The worker building this image stopped (it was killed or lost its "
+            "connection). Submit the same request again to retry."
+        )
+        with self.db.session() as session:
+            session.execute(
+                update(Build)
+                .where(Build.request_hash == build.request_hash)
+                .where(Build.state == states.STARTED)
+                .where(Build.heartbeat_at == build.heartbeat_at)
+                .values(
+                    state=states.FAILED,
+                    error=detail,
+                    error_permanent=False,
+                    finished_at=now(),
+                    imagebuilder_status="failed",
+                )
+            )
+            fresh = session.get(Build, build.request_hash)
+        log.warning("build %s lost its worker", build.request_hash[:12])
+        return fresh or build
 
     def queue_position(self, build: Build) -> int:
         if build.state != states.QUEUED:

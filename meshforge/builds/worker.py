@@ -10,6 +10,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -69,6 +70,11 @@ class Worker:
             return
         blog = BuildLog(log, {"request_hash": request_hash})
         blog.info("started")
+        beating = threading.Event()
+        heart = threading.Thread(
+            target=self._heartbeat, args=(request_hash, beating), daemon=True
+        )
+        heart.start()
         try:
             self._build(job, blog)
         except MeshforgeError as exc:
@@ -85,6 +91,22 @@ class Worker:
                 False,
                 {"stderr": traceback.format_exc()[-LOG_TAIL:]},
             )
+        finally:
+            beating.set()
+
+    def _heartbeat(self, request_hash: str, stop: threading.Event) -> None:
+        """Tell the API this build's worker is alive while make runs."""
+        while not stop.wait(states.HEARTBEAT_S):
+            try:
+                with self.db.session() as session:
+                    session.execute(
+                        update(Build)
+                        .where(Build.request_hash == request_hash)
+                        .where(Build.state == states.STARTED)
+                        .values(heartbeat_at=now())
+                    )
+            except Exception:  # a missed beat must not end the build
+                log.warning("heartbeat of %s failed", request_hash[:12], exc_info=True)
 
     # --- state -----------------------------------------------------------
 

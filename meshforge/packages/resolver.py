@@ -512,15 +512,17 @@ def _error(
     )
 
 
-def _missing_sentence(missing: dict[str, list[str]]) -> str:
+def _missing_sentence(missing: dict[str, list[str]], limit: int = 10) -> str:
     parts = []
-    for name, needers in sorted(missing.items()):
+    for name, needers in sorted(missing.items())[:limit]:
         if needers:
             shown = ", ".join(sorted(needers)[:3])
             more = f" and {len(needers) - 3} more" if len(needers) > 3 else ""
             parts.append(f"'{name}' (needed by {shown}{more})")
         else:
             parts.append(f"'{name}'")
+    if len(missing) > limit:
+        parts.append(f"and {len(missing) - limit} more (all listed in 'missing')")
     return (
         f"No package index of this release and target provides {', '.join(parts)}."
         " Check the spelling, remove the package from the request, or choose a"

@@ -49,6 +49,14 @@ class BuildRequest(BaseModel):
     )
     client: Annotated[str, StringConstraints(max_length=128)] | None = None
 
+    @field_validator("version")
+    @classmethod
+    def _snapshot_spelling(cls, version: str) -> str:
+        # Clients and people type "22.03-snapshot"; upstream spells it upper.
+        if version.lower() == "snapshot" or version.lower().endswith("-snapshot"):
+            return version[: -len("snapshot")] + "SNAPSHOT"
+        return version
+
     @field_validator("packages")
     @classmethod
     def _no_plus_names(cls, packages: list[str]) -> list[str]:

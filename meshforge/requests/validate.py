@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 from meshforge.config import Settings
 from meshforge.errors import BadRequest, IndexMissing, UnprocessableRequest
+from meshforge.packages.index import Universe
 from meshforge.packages.replacements import for_request
 from meshforge.packages.resolver import expand_request, resolve
 from meshforge.requests.hashing import NormalisedRequest
@@ -51,14 +53,24 @@ def _check_policy(request: BuildRequest, settings: Settings) -> None:
             f"of {limit} MB. Ask for {limit} or less."
         )
     for url in request.repositories.values():
-        if not any(
-            url.startswith(allowed) for allowed in settings.repository_allow_list
-        ):
+        if not any(_within(url, allowed) for allowed in settings.repository_allow_list):
             raise BadRequest(
                 f"Repository not allowed: {url}. This server only builds with "
                 "repositories from its allow list (repository_allow_list in "
                 "/json/v1/overview.json)."
             )
+
+
+def _within(url: str, allowed: str) -> bool:
+    """``url`` lies below ``allowed``: same origin, path below, no ``..``."""
+    wanted, base = urlsplit(url), urlsplit(allowed)
+    path = unquote(wanted.path)
+    if "/../" in f"{path}/" or "/./" in f"{path}/" or wanted.query or wanted.fragment:
+        return False
+    prefix = base.path if base.path.endswith("/") else base.path + "/"
+    return (wanted.scheme, wanted.netloc) == (base.scheme, base.netloc) and (
+        f"{path}/".startswith(prefix)
+    )
 
 
 def _check_release(request: BuildRequest, catalog: Catalog, refresh: Refresh) -> None:
@@ -69,21 +81,28 @@ def _check_release(request: BuildRequest, catalog: Catalog, refresh: Refresh) ->
         )
     branch = branch_of(request.version)
     enabled = {b.name for b in known_branches() if b.enabled}
-    if branch not in enabled:
-        raise BadRequest(
-            f"Unsupported branch: {branch}. Supported branches are "
-            f"{', '.join(sorted(enabled))}; see /json/v1/overview.json."
-        )
     releases = catalog.releases()
+    if branch not in enabled:
+        served = sorted({branch_of(v) for v in releases if branch_of(v) in enabled})
+        raise BadRequest(
+            f"Unsupported branch: {branch or '(empty)'}. This server builds for "
+            f"the branches {', '.join(served) or 'none yet'}; see "
+            "/json/v1/overview.json for their versions."
+        )
     if request.version not in releases:
         refresh(request.version, None)
         catalog.forget_releases()
         releases = catalog.releases()
     if request.version not in releases:
         offered = ", ".join(sorted(v for v in releases if branch_of(v) == branch))
+        choice = (
+            f"versions of branch {branch} on this server: {offered}"
+            if offered
+            else f"this server offers no version of branch {branch}"
+        )
         raise BadRequest(
-            f"Unsupported version: {request.version}. Versions of branch {branch} "
-            f"on this server: {offered or 'none'}."
+            f"Unsupported version: {request.version}; {choice}. See "
+            "/json/v1/overview.json."
         )
 
 
@@ -99,14 +118,10 @@ def _target_meta(
         raise BadRequest(
             f"Unsupported target: {request.target}. {request.version} has "
             f"{len(targets)} targets on this server, e.g. "
-            f"{', '.join(targets[:8]) or 'none'}; see "
-            f"/json/v1/{_path(request.version)}/.targets.json upstream."
+            f"{', '.join(targets[:8]) or 'none'}; targets are lower case, and "
+            "/json/v1/overview.json lists them all."
         )
     return meta
-
-
-def _path(version: str) -> str:
-    return "snapshots" if version == "SNAPSHOT" else f"releases/{version}"
 
 
 def _profile(request: BuildRequest, meta: TargetMeta) -> str:
@@ -155,6 +170,39 @@ def normalise(
     return Checked(normalised, meta)
 
 
+def _check_filesystem(request: NormalisedRequest, meta: TargetMeta) -> None:
+    if not request.filesystem:
+        return
+    images = meta.profile(request.profile).get("images", [])
+    offered = sorted({str(i["filesystem"]) for i in images if i.get("filesystem")})
+    if request.filesystem not in offered:
+        raise UnprocessableRequest(
+            f"{request.profile} has no {request.filesystem} images in "
+            f"{request.version}; it offers {', '.join(offered) or 'none'}. Ask "
+            "for one of those, or leave `filesystem` out.",
+            filesystems=offered,
+        )
+
+
+def _check_versions(request: NormalisedRequest, universe: Universe) -> None:
+    wrong = {
+        name: universe.version_of(name) or "not available"
+        for name, version in request.packages_versions
+        if universe.version_of(name) != version
+    }
+    if wrong:
+        listed = "; ".join(
+            f"{name} {dict(request.packages_versions)[name]} (offered: {offered})"
+            for name, offered in sorted(wrong.items())
+        )
+        raise UnprocessableRequest(
+            f"packages_versions asks for versions this release does not offer: "
+            f"{listed}. Ask for the offered versions, or send `packages` without "
+            "versions.",
+            versions=wrong,
+        )
+
+
 def check_buildable(checked: Checked, catalog: Catalog) -> None:
     """Refuse what no builder could build: a missing index, unknown packages."""
     meta, request = checked.meta, checked.request
@@ -177,4 +225,7 @@ def check_buildable(checked: Checked, catalog: Catalog) -> None:
         list(request.packages),
         request.diff_packages,
     )
-    resolve(catalog.universe(meta), packages, defaults=meta.default_packages)
+    _check_filesystem(request, meta)
+    universe = catalog.universe(meta)
+    _check_versions(request, universe)
+    resolve(universe, packages, defaults=meta.default_packages)

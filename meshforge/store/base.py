@@ -36,7 +36,8 @@ class Store(Protocol):
 
 def check_names(request_hash: str, name: str) -> None:
     """Refuse names that could leave the store folder."""
-    if not HASH.match(request_hash) or not FILE_NAME.match(name) or name in {".", ".."}:
+    bad_name = len(name) > 255 or not FILE_NAME.match(name) or name in {".", ".."}
+    if not HASH.match(request_hash) or bad_name:
         raise NotFound(
             f"There is no stored file {request_hash}/{name}. Use the file names "
             "listed under `images` in the build response."

@@ -120,3 +120,56 @@ def test_archive_escaping_its_folder_is_refused(
     assert not any(p.name == "escaped" for p in tmp_path.parent.rglob("escaped"))
     assert "is unsafe" in failed.json()["detail"]
     assert failed.json()["error_kind"] == "permanent"
+
+
+def test_a_build_whose_worker_died_is_failed_then_requeued(make_server):
+    from datetime import UTC, datetime, timedelta
+
+    from meshforge.builds import states
+    from meshforge.db.models import Build
+
+    live = make_server(worker=False)
+    request = {**BASE, "packages": ["libattr"]}
+    with live.client() as client:
+        digest = client.post("/api/v1/build", json=request).json()["request_hash"]
+        stale = datetime.now(UTC) - timedelta(seconds=states.LOST_AFTER_S + 5)
+        with live.runtime.db.session() as session:
+            build = session.get(Build, digest)
+            build.state, build.started_at, build.heartbeat_at = "started", stale, stale
+        lost = client.get(f"/api/v1/build/{digest}")
+        again = client.post("/api/v1/build", json=request)
+    assert lost.status_code == 500
+    assert lost.json()["error_kind"] == "transient"
+    assert "worker" in lost.json()["detail"]
+    assert again.status_code == 202 and again.json()["detail"] == "queued"
+
+
+def test_a_running_build_keeps_its_heartbeat(make_server, monkeypatch):
+    import time
+
+    from meshforge.builds import states
+    from meshforge.db.models import Build
+
+    monkeypatch.setattr(states, "HEARTBEAT_S", 0.05)
+    live = make_server(worker=False)
+    worker = live.runtime.worker
+    digest = None
+    with live.client() as client:
+        digest = client.post(
+            "/api/v1/build", json={**BASE, "packages": ["libacl"]}
+        ).json()["request_hash"]
+    original = worker._make
+    beats = []
+
+    def slow_make(job, builder, tmp, blog):
+        with live.runtime.db.session() as session:
+            first = session.get(Build, digest).heartbeat_at
+        time.sleep(0.5)
+        with live.runtime.db.session() as session:
+            beats.append((first, session.get(Build, digest).heartbeat_at))
+        return original(job, builder, tmp, blog)
+
+    monkeypatch.setattr(worker, "_make", slow_make)
+    worker.run(digest)
+    assert beats and beats[0][1] > beats[0][0]
+    assert live.wait_for(digest).status_code == 200
