@@ -96,6 +96,21 @@ class UpgradeCheck:
         }
 
 
+def _check_body(device: Device, installed: InstalledPackages) -> dict[str, Any]:
+    release = device.release
+    return {
+        "distro": "openwrt",
+        "version": release.version,
+        "target": release.target,
+        "revision": release.revision,
+        "installed": {name: v for name, v in installed.user.items() if v},
+    }
+
+
+def _named(branches: dict[str, Branch], version: Any) -> Candidate | None:
+    return candidate_for(branches, str(version)) if version else None
+
+
 def _plan_json(plan: TargetPlan | None) -> dict[str, Any] | None:
     if plan is None:
         return None
@@ -125,6 +140,14 @@ class Planner:
         current = device.release.version
         same = same_branch_candidate(branches, current)
         following = next_branch_candidate(branches, current)
+        answer = self.server.upgrade_check(_check_body(device, installed))
+        if answer is not None:
+            # A meshforge server names the candidates itself; a plain asu
+            # server has no upgrade check, and the client decides alone.
+            same = _named(branches, answer.get("branch_latest")) or (
+                same if answer and same and same.version == current else None
+            )
+            following = _named(branches, answer.get("next_branch_latest"))
         return UpgradeCheck(
             device,
             installed,

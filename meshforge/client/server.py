@@ -142,6 +142,25 @@ class Server:
     def overview(self) -> dict[str, Any]:
         return self.get_json("/json/v1/overview.json")
 
+    def upgrade_check(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The server's own upgrade check, if it offers one.
+
+        Returns its answer, ``{}`` when it says nothing is newer (204), and
+        ``None`` when the server has no such endpoint (plain asu).
+        """
+        response = self._send("POST", self.url("/api/v1/upgrade-check"), json=body)
+        if response.status_code in (404, 405, 501):
+            return None
+        if response.status_code == 204:
+            return {}
+        if response.status_code != 200:
+            log.info(
+                "upgrade check answered %s; deciding locally", response.status_code
+            )
+            return None
+        answer: dict[str, Any] = response.json()
+        return answer
+
     def package_index(self, path: str, target: str, arch: str) -> dict[str, str]:
         """Versions of target, kmod and feed packages of one release.
 

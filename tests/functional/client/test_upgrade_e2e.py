@@ -288,3 +288,20 @@ def test_unknown_version_is_a_sentence_and_exit_12(
     done = upgrade(live_server.url, root, "request", "--version", "21.02.9")
     assert done.returncode == 12, done.stderr
     assert done.stderr.startswith("error: The server offers no version 21.02.9")
+
+
+def test_check_asks_the_servers_upgrade_check_first(
+    live_server: Any, tmp_path: Path
+) -> None:
+    root = make_root(tmp_path / "router", efi=False)
+    seen: list[tuple[str, int]] = []
+
+    def record(response: httpx.Response) -> None:
+        seen.append((response.request.url.path, response.status_code))
+
+    http = httpx.Client(timeout=30, event_hooks={"response": [record]})
+    server = Server(live_server.url, http=http)
+    check = Planner(server).check(read_device(root), read_installed(root))
+    posted = [status for path, status in seen if path == "/api/v1/upgrade-check"]
+    assert posted == [200]
+    assert check.next_branch is not None and check.next_branch.version == "23.05.5"
