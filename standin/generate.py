@@ -36,7 +36,7 @@ developed. It has the interface of OpenWrt's ImageBuilder (`make info`,
 `make manifest`, `make image` and their variables) and resolves packages
 against the real package indexes named in `repositories.conf`, but it contains
 no OpenWrt code, toolchain, kernel or .ipk files. The images it writes hold a
-squashfs that lists the chosen packages; they cannot boot.
+squashfs or ext4 file system that lists the chosen packages; they cannot boot.
 
 Generated here: `Makefile`, `scripts/standin_ib/`, `standin.json`, `.config`,
 `repositories.conf`, `packages/Packages` (stanzas for `libc` and `kernel`

@@ -13,6 +13,10 @@ class UsageError(Exception):
     """The make variables ask for something this builder cannot do."""
 
 
+class BadVariable(Exception):
+    """A make variable has a value this builder does not offer (on stderr)."""
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str

@@ -6,15 +6,19 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import images, rootfs
-from .builder import Builder, Profile, UsageError
+from .builder import BadVariable, Builder, Profile, UsageError
 from .feeds import FeedError, load_index
 from .info import render_info
 from .resolve import Outcome, Resolver, build_package_list
 
 OPKG_FAILED = 255  # opkg's exit status when an install fails
+# Size of an ext4 rootfs where no ROOTFS_PARTSIZE applies: OpenWrt's Kconfig
+# default for CONFIG_TARGET_ROOTFS_PARTSIZE.
+EXT4_DEFAULT_MB = 104
 
 
 def env_words(name: str) -> list[str]:
@@ -71,33 +75,60 @@ def cmd_image(builder: Builder) -> int:
     todo = [profile] if profile else builder.profiles
     default = builder.topdir / "bin" / "targets" / builder.target
     bin_dir = env_path("BIN_DIR", builder.topdir) or default
-    filesystem = os.environ.get("ROOTFS_FILESYSTEM", "") or "squashfs"
-    if filesystem != "squashfs":
-        raise UsageError(
-            f"ROOTFS_FILESYSTEM={filesystem} is not supported: the stand-in "
-            "ImageBuilder makes squashfs images only."
-        )
-    for item in todo:
-        status = build_profile(builder, item, bin_dir)
+    requested = os.environ.get("ROOTFS_FILESYSTEM", "")
+    # Every profile is checked first, so that a bad value writes nothing.
+    plans = [(item, filesystems(item, requested)) for item in todo]
+    for item, chosen in plans:
+        status = build_profile(builder, item, chosen, bin_dir)
         if status:
             return status
     return 0
 
 
-def build_profile(builder: Builder, profile: Profile, bin_dir: Path) -> int:
+def filesystems(profile: Profile, requested: str) -> list[str]:
+    """What to make: ``ROOTFS_FILESYSTEM`` or every kind the profile lists."""
+    offered = images.offered_filesystems(profile)
+    built = [name for name in offered if name in images.BUILT_FILESYSTEMS]
+    if not requested:
+        return built
+    if requested not in offered:
+        raise BadVariable(
+            f"ROOTFS_FILESYSTEM={requested}: profile {profile.name} has no "
+            f"{requested} images; it offers {' '.join(offered) or 'none'}. "
+            "Leave ROOTFS_FILESYSTEM unset to build them all."
+        )
+    if requested not in built:
+        raise BadVariable(
+            f"ROOTFS_FILESYSTEM={requested}: the stand-in ImageBuilder cannot "
+            f"make {requested} images, only "
+            f"{' and '.join(images.BUILT_FILESYSTEMS)}."
+        )
+    return [requested]
+
+
+def build_profile(
+    builder: Builder, profile: Profile, chosen: list[str], bin_dir: Path
+) -> int:
     print(f"Building images for {builder.target} - {profile.name}")
     outcome = resolve(builder, profile)
     if not outcome.ok:
         return OPKG_FAILED
+    extra = os.environ.get("EXTRA_IMAGE_NAME", "")
+    prefix = f"{images.image_prefix(builder, extra)}-{profile.name}"
+    bin_dir.mkdir(parents=True, exist_ok=True)
     work = builder.topdir / "build_dir"
     work.mkdir(exist_ok=True)
+    built = []
     with tempfile.TemporaryDirectory(prefix="standin-", dir=work) as scratch:
-        squashfs = make_rootfs(builder, outcome, Path(scratch))
-    write_outputs(builder, profile, outcome, squashfs, bin_dir)
+        root = stage_root(builder, outcome, Path(scratch))
+        for filesystem in chosen:
+            plan = ImagePlan(builder, profile, prefix, filesystem, bin_dir)
+            built += write_images(plan, outcome, root, Path(scratch))
+    write_outputs(builder, profile, outcome, prefix, built, bin_dir)
     return 0
 
 
-def make_rootfs(builder: Builder, outcome: Outcome, scratch: Path) -> bytes:
+def stage_root(builder: Builder, outcome: Outcome, scratch: Path) -> Path:
     root = scratch / "root"
     root.mkdir()
     rootfs.stage(root, builder, outcome.selection, env_words("DISABLED_SERVICES"))
@@ -106,8 +137,48 @@ def make_rootfs(builder: Builder, outcome: Outcome, scratch: Path) -> bytes:
         rootfs.overlay(root, files)
     if os.environ.get("ADD_LOCAL_KEY", "") == "1":
         print("ADD_LOCAL_KEY=1: the stand-in has no local signing key to add.")
+    return root
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """The images of one file system for one profile, and where they go."""
+
+    builder: Builder
+    profile: Profile
+    prefix: str
+    filesystem: str
+    bin_dir: Path
+
+    def paths(self) -> list[Path]:
+        specs = images.image_specs(self.profile, self.filesystem)
+        return [self.bin_dir / f"{self.prefix}-{spec['suffix']}" for spec in specs]
+
+
+def write_images(
+    plan: ImagePlan, outcome: Outcome, root: Path, scratch: Path
+) -> list[images.Image]:
+    """Make one file system, check its size, write its images."""
+    builder, absent = plan.builder, absent_size(outcome)
+    limit = size_limit(builder)
     epoch = builder.source_date_epoch
-    return rootfs.make_squashfs(root, scratch / "root.squashfs", epoch)
+    if plan.filesystem == "ext4":
+        # The ext4 file system is as big as its partition: what must fit
+        # is checked before mke2fs, which would fail on a tree too large.
+        partition = limit or EXT4_DEFAULT_MB * 1024 * 1024
+        if images.too_big(plan.paths(), rootfs.tree_size(root) + absent, partition):
+            return []
+        data = rootfs.make_ext4(root, scratch / "root.ext4", epoch, partition)
+        used = rootfs.ext4_used(data)
+    else:
+        data = rootfs.make_squashfs(root, scratch / "root.squashfs", epoch)
+        used = len(data)
+    if images.too_big(plan.paths(), used + absent, limit):
+        return []
+    made = images.make_images(builder, plan.profile, plan.prefix, plan.filesystem, data)
+    for image in made:
+        (plan.bin_dir / image.name).write_bytes(image.data)
+    return made
 
 
 def size_limit(builder: Builder) -> int | None:
@@ -120,8 +191,8 @@ def size_limit(builder: Builder) -> int | None:
 def absent_size(outcome: Outcome) -> int:
     """The packed size (``Size:`` of the real index) of every listed package.
 
-    The squashfs holds only the package list, so this stands in for the
-    files a real image would carry. libc and kernel have no size here.
+    The root file system holds only the package list, so this stands in for
+    the files a real image would carry. libc and kernel have no size here.
     """
     sizes = (p.fields.get("Size", "0") for p in outcome.selection.packages.values())
     return sum(int(size) for size in sizes if size.isdigit())
@@ -131,19 +202,10 @@ def write_outputs(
     builder: Builder,
     profile: Profile,
     outcome: Outcome,
-    squashfs: bytes,
+    prefix: str,
+    built: list[images.Image],
     bin_dir: Path,
 ) -> None:
-    extra = os.environ.get("EXTRA_IMAGE_NAME", "")
-    prefix = f"{images.image_prefix(builder, extra)}-{profile.name}"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    built = []
-    limit, absent = size_limit(builder), absent_size(outcome)
-    for image in images.make_images(builder, profile, prefix, squashfs):
-        path = bin_dir / image.name
-        if not images.too_big(image, path, limit, absent):
-            path.write_bytes(image.data)
-            built.append(image)
     manifest = "".join(f"{line}\n" for line in manifest_lines(outcome, False))
     (bin_dir / f"{prefix}.manifest").write_text(manifest)
     path = bin_dir / "profiles.json"
@@ -164,6 +226,9 @@ def main(argv: list[str]) -> int:
         return COMMANDS[argv[1]](Builder.load(topdir))
     except UsageError as exc:
         print(exc)
+        return 1
+    except BadVariable as exc:
+        print(exc, file=sys.stderr)
         return 1
     except (OSError, ValueError, FeedError, subprocess.CalledProcessError) as exc:
         print(f"stand-in ImageBuilder: {exc}", file=sys.stderr)

@@ -18,11 +18,12 @@ FWTOOL_MAGIC = 0x46577830  # "FWx0"
 FWTOOL_METADATA = 1
 _TRAILER = struct.Struct(">IIB3xI")
 
-# Image types the stand-in makes from the squashfs; the others in a
-# profiles.json (factory, kernel, initramfs, iso, ext4) need real firmware.
+# Image types the stand-in makes from a root filesystem; the others in a
+# profiles.json (factory, kernel, initramfs, iso) need real firmware.
 # Upstream appends metadata to sysupgrade-capable images, not to a bare rootfs.
 WITH_METADATA = ("sysupgrade", "combined", "combined-efi")
 BUILT_TYPES = (*WITH_METADATA, "rootfs")
+BUILT_FILESYSTEMS = ("ext4", "squashfs")
 
 
 def fwtool_crc(data: bytes, state: int = 0xFFFFFFFF) -> int:
@@ -95,39 +96,56 @@ class Image:
         }
 
 
+def image_specs(profile: Profile, filesystem: str) -> list[dict[str, Any]]:
+    """The profile's images of one file system that the stand-in makes."""
+    return [
+        spec
+        for spec in profile.data.get("images", [])
+        if spec.get("filesystem") == filesystem and spec["type"] in BUILT_TYPES
+    ]
+
+
+def offered_filesystems(profile: Profile) -> list[str]:
+    """File systems of the profile's images that could be made from a rootfs."""
+    specs = profile.data.get("images", [])
+    found = {s.get("filesystem") for s in specs if s["type"] in BUILT_TYPES}
+    return sorted(str(name) for name in found if name)
+
+
 def make_images(
-    builder: Builder, profile: Profile, prefix: str, squashfs: bytes
+    builder: Builder, profile: Profile, prefix: str, filesystem: str, rootfs: bytes
 ) -> list[Image]:
     images = []
-    for spec in profile.data.get("images", []):
-        if spec.get("filesystem") != "squashfs" or spec["type"] not in BUILT_TYPES:
-            continue
-        body = squashfs
+    packed = None
+    for spec in image_specs(profile, filesystem):
+        body = rootfs
         if spec["suffix"].endswith(".gz"):
             # As on x86: the disk image is gzipped, then the metadata appended.
-            body = gzip.compress(squashfs, mtime=0)
+            packed = packed or gzip.compress(rootfs, mtime=0)
+            body = packed
         signed = body
         if spec["type"] in WITH_METADATA:
             signed = append_metadata(body, fwtool_metadata(builder, profile))
         name = f"{prefix}-{spec['suffix']}"
         unsigned = hashlib.sha256(body).hexdigest()
-        images.append(Image(name, spec["type"], "squashfs", signed, unsigned))
+        images.append(Image(name, spec["type"], filesystem, signed, unsigned))
     return images
 
 
-def too_big(image: Image, path: Path, limit: int | None, absent: int) -> bool:
-    """``Build/check-size``: warn and leave the image out when over the limit.
+def too_big(names: list[Path], size: int, limit: int | None) -> bool:
+    """``Build/check-size``: warn and leave the images out when over the limit.
 
-    ``absent`` is the size of the package files the stand-in lists but does
-    not hold; it is counted so that a limit bites where a real image's would.
+    ``size`` is the root file system as it would fill the partition plus the
+    packed size of the packages the stand-in lists but does not hold, so
+    that a limit bites where a real image's would.
     """
-    size = len(image.data) + absent
     if limit is None or size <= limit:
         return False
-    print(
-        f"    WARNING: Image file {path} is too big: {size} > {limit}",
-        file=sys.stderr,
-    )
+    for path in names:
+        print(
+            f"    WARNING: Image file {path} is too big: {size} > {limit}",
+            file=sys.stderr,
+        )
     return True
 
 

@@ -127,6 +127,7 @@ def x86_image(
     x86_builder: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     need_tool("mksquashfs")
+    need_tool("mke2fs")
     files = tmp_path_factory.mktemp("files")
     (files / "etc/uci-defaults").mkdir(parents=True)
     (files / "etc/uci-defaults/99-mesh").write_text("uci set system.@system[0]=x\n")
@@ -146,7 +147,11 @@ def x86_image(
 def test_image_writes_the_real_file_names(x86_image: tuple[Path, object]) -> None:
     bin_dir, _ = x86_image
     stem = f"{PREFIX}-mesh-node-x86-64-generic"
+    # Without ROOTFS_FILESYSTEM: every file system the profile lists.
     assert sorted(p.name for p in bin_dir.iterdir()) == [
+        f"{stem}-ext4-combined-efi.img.gz",
+        f"{stem}-ext4-combined.img.gz",
+        f"{stem}-ext4-rootfs.img.gz",
         f"{stem}-squashfs-combined-efi.img.gz",
         f"{stem}-squashfs-combined.img.gz",
         f"{stem}-squashfs-rootfs.img.gz",
@@ -221,7 +226,9 @@ def test_sha256sums_and_profiles_json_match_files(
     assert list(document["profiles"]) == ["generic"]
     profile = document["profiles"]["generic"]
     assert profile["image_prefix"] == f"{PREFIX}-mesh-node-x86-64-generic"
-    types = {image["type"]: image for image in profile["images"]}
+    listed = {(i["filesystem"], i["type"]): i for i in profile["images"]}
+    assert len(listed) == len(profile["images"]) == 6
+    types = {kind: i for (fs, kind), i in listed.items() if fs == "squashfs"}
     assert sorted(types) == ["combined", "combined-efi", "rootfs"]
     for kind in ("combined", "combined-efi"):
         data = (bin_dir / types[kind]["name"]).read_bytes()
@@ -267,6 +274,7 @@ def test_sysupgrade_image_is_a_squashfs_with_metadata(
 
 def test_same_request_gives_the_same_bytes(x86_builder: Path, tmp_path: Path) -> None:
     need_tool("mksquashfs")
+    need_tool("mke2fs")
     for run in ("a", "b"):
         result = make(
             x86_builder, "image", "PROFILE=generic", f"BIN_DIR={tmp_path / run}"
@@ -278,6 +286,7 @@ def test_same_request_gives_the_same_bytes(x86_builder: Path, tmp_path: Path) ->
 
 def test_too_big_rootfs_writes_no_image(x86_builder: Path, tmp_path: Path) -> None:
     need_tool("mksquashfs")
+    need_tool("mke2fs")
     files = tmp_path / "files"
     files.mkdir()
     # Random bytes do not compress, so the squashfs stays over 1 MiB.
@@ -294,7 +303,9 @@ def test_too_big_rootfs_writes_no_image(x86_builder: Path, tmp_path: Path) -> No
     )
 
     assert result.returncode == 0  # like Build/check-size: a warning only
-    assert "is too big" in result.stderr
+    warned = [line for line in result.stderr.splitlines() if "is too big" in line]
+    assert len(warned) == 6  # each image of both file systems
+    assert sum("-ext4-" in line for line in warned) == 3
     assert not list(bin_dir.glob("*.img.gz"))
     document = json.loads((bin_dir / "profiles.json").read_text())
     assert document["profiles"]["generic"]["images"] == []
@@ -327,6 +338,7 @@ def test_size_limit_counts_the_listed_packages(
     # Defaults + rsync pack to about 5.7 MB in the real index: more than a
     # 1 MiB partition, although the stand-in's squashfs is only a few KiB.
     need_tool("mksquashfs")
+    need_tool("mke2fs")
     args = ("image", "PROFILE=generic", "PACKAGES=rsync")
 
     small = make(x86_builder, *args, f"BIN_DIR={tmp_path / 'a'}", "ROOTFS_PARTSIZE=1")
@@ -335,4 +347,4 @@ def test_size_limit_counts_the_listed_packages(
     assert "is too big" in small.stderr
     assert not list((tmp_path / "a").glob("*.img.gz"))
     assert "is too big" not in roomy.stderr
-    assert len(list((tmp_path / "b").glob("*.img.gz"))) == 3
+    assert len(list((tmp_path / "b").glob("*.img.gz"))) == 6  # ext4 and squashfs
