@@ -11,11 +11,17 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Form, Header, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.templating import Jinja2Templates
 
-from meshforge.errors import MeshforgeError, Net6Unauthorized
-from meshforge.net6 import bundle, overview, prefixes, tokens
+from meshforge.errors import Net6Unauthorized
+from meshforge.net6 import api_errors, bundle, overview, prefixes, tokens
+from meshforge.net6.gateway import check_broker_url
 from meshforge.net6.schemas import (
     BundleOut,
     GatewayOut,
@@ -28,7 +34,7 @@ from meshforge.net6.schemas import (
 )
 from meshforge.net6.server import sync_server_hosts
 from meshforge.net6.settings import Net6Settings
-from meshforge.net6.store import Broker, GatewayView, Invite
+from meshforge.net6.store import Broker, GatewayView
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +50,11 @@ def create_app(
     broker.create_schema()
     app = FastAPI(title="meshforge LibreNet6 broker")
     app.state.broker = broker
-    app.add_exception_handler(MeshforgeError, _error_response)  # type: ignore[arg-type]  # starlette types handlers loosely
+    api_errors.install(app)
     _gateway_routes(app)
     _operator_routes(app)
     _admin_routes(app)
     return app
-
-
-async def _error_response(request: Request, exc: MeshforgeError) -> JSONResponse:
-    return JSONResponse(exc.to_json(), status_code=exc.status)
 
 
 def _broker(request: Request) -> Broker:
@@ -119,6 +121,17 @@ def _gateway_routes(app: FastAPI) -> None:
             gateway_token=redeemed.token, bundle=bundle_out(broker, redeemed.gateway)
         )
 
+    @app.get("/join/{token}", response_class=PlainTextResponse)
+    def invitation_page(token: str, request: Request) -> str:
+        """Someone opened an invitation in a browser: say what it is for."""
+        return (
+            "This is a LibreNet6 invitation. It is not used in a browser: on "
+            "the gateway, run\n\n"
+            "    meshforge net6 gateway join "
+            f"{invitation_url(request, _broker(request), token)}\n\n"
+            "(see docs/net6-gateway.md). Opening this page did not use it.\n"
+        )
+
     @app.get("/api/v1/gateway/bundle")
     def fetch(
         request: Request, me: Annotated[GatewayView, Depends(_gateway)]
@@ -163,10 +176,14 @@ def _operator_routes(app: FastAPI) -> None:
     @app.post("/api/v1/gateways/{name}/revoke")
     def revoke(
         name: str, request: Request, _: Annotated[str, Depends(_operator)]
-    ) -> dict[str, str]:
-        gw = _broker(request).revoke(name)
+    ) -> dict[str, str | int | None]:
+        gw, voided = _broker(request).revoke_name(name)
         sync_server_hosts(_broker(request))
-        return {"revoked": gw.name, "subnet": gw.subnet}
+        return {
+            "revoked": name,
+            "subnet": gw.subnet if gw else None,
+            "invitations_voided": voided,
+        }
 
 
 def _invite(request: Request, body: InvitationIn) -> InvitationOut:
@@ -179,15 +196,16 @@ def _invite(request: Request, body: InvitationIn) -> InvitationOut:
     return InvitationOut(
         name=made.name,
         size=made.size,
-        url=invitation_url(request, broker, made),
+        url=invitation_url(request, broker, made.token),
         token=made.token,
         expires_at=made.expires_at,
     )
 
 
-def invitation_url(request: Request, broker: Broker, made: Invite) -> str:
-    base = broker.settings.public_url or str(request.base_url)
-    return f"{base.rstrip('/')}/join/{made.token}"
+def invitation_url(request: Request, broker: Broker, token: str) -> str:
+    public = broker.settings.public_url
+    base = check_broker_url(public) if public else str(request.base_url)
+    return f"{base.rstrip('/')}/join/{token}"
 
 
 def _admin_routes(app: FastAPI) -> None:
@@ -231,7 +249,7 @@ def _admin_routes(app: FastAPI) -> None:
     def admin_revoke(
         name: str, request: Request, _: Annotated[str, Depends(_operator)]
     ) -> Response:
-        _broker(request).revoke(name)
+        _broker(request).revoke_name(name)
         sync_server_hosts(_broker(request))
         return RedirectResponse("/admin", status_code=303)
 

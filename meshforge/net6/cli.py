@@ -10,14 +10,27 @@ import click
 
 from meshforge.errors import Net6Error
 from meshforge.net6 import daemons, overview, prefixes, sixtofour, tokens
+from meshforge.net6.gateway import check_broker_url
 from meshforge.net6.gateway_cli import gateway
 from meshforge.net6.server import InitOptions, init_server, sync_server_hosts
 from meshforge.net6.settings import Net6Settings
 from meshforge.net6.store import Broker
 
 
-def _broker() -> Broker:
-    broker = Broker(Net6Settings())
+def _broker(create: bool = False) -> Broker:
+    """The broker on its database; only init and serve may make a new one."""
+    settings = Net6Settings()
+    url = settings.effective_database_url
+    if not create and url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///")).resolve()
+        if not path.exists():
+            raise Net6Error(
+                f"There is no broker database at {path}: run `meshforge net6 "
+                "init` first, or run this command in the folder where you ran "
+                "init, or point MESHFORGE_NET6_VAR_DIR (or "
+                "MESHFORGE_NET6_DATABASE_URL) at the broker's database."
+            )
+    broker = Broker(settings)
     broker.create_schema()
     return broker
 
@@ -80,12 +93,14 @@ def init(
         default_route=default_route or uplink is not None,
         sixtofour=uplink,
     )
-    result = init_server(_broker(), options)
+    broker = _broker(create=True)
+    result = init_server(broker, options)
     click.echo(
         f"Server {name}: link {result.link_prefix}, pools "
         f"{', '.join(map(str, result.pools))}"
     )
     click.echo(f"Wrote {len(result.written)} files under {directory}.")
+    click.echo(f"Broker database: {_database_name(broker.settings)}")
     if uplink is not None:
         click.echo(f"6to4 uplink: run {directory}/uplink-6to4.sh ({uplink.prefix}).")
     click.echo("Start the node with:")
@@ -95,6 +110,13 @@ def init(
         click.echo(
             f"Operator token for the admin page (shown once): {result.operator_token}"
         )
+
+
+def _database_name(settings: Net6Settings) -> str:
+    url = settings.effective_database_url
+    if url.startswith("sqlite:///"):
+        return str(Path(url.removeprefix("sqlite:///")).resolve())
+    return url.split("@")[-1]  # no password on the screen
 
 
 @group.command()
@@ -128,6 +150,7 @@ def invite(
             "Give the broker's public URL with --url https://… so the "
             "invitation can name it."
         )
+    base = check_broker_url(base)
     made = broker.invite(
         name,
         prefixes.parse_size(size),
@@ -143,9 +166,12 @@ def invite(
 def revoke(name: str) -> None:
     """Remove gateway NAME from the mesh; its subnet is freed after the grace."""
     broker = _broker()
-    gw = broker.revoke(name)
-    sync_server_hosts(broker)
-    click.echo(f"Revoked {gw.name}; {gw.subnet} is held for the grace period.")
+    gw, voided = broker.revoke_name(name)
+    if voided:
+        click.echo(f"Voided {voided} unused invitation(s) for {name}.")
+    if gw is not None:
+        sync_server_hosts(broker)
+        click.echo(f"Revoked {gw.name}; {gw.subnet} is held for the grace period.")
 
 
 @group.command("gateways")

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import ValidationError
 
 from meshforge.errors import InvitationError, Net6Error
 from meshforge.net6 import daemons, layout, tinc
@@ -64,8 +65,9 @@ class GatewayState:
             data = json.loads(path.read_text())
         except FileNotFoundError as exc:
             raise Net6Error(
-                f"{path} does not exist: this folder has not joined a mesh. "
-                "Run `meshforge net6 gateway join URL --dir FOLDER` first."
+                f"{path} does not exist: this folder has not joined a mesh, or "
+                "has left it. Check --dir, or run `meshforge net6 gateway join "
+                "URL --dir FOLDER` first."
             ) from exc
         return cls(data["broker"], data["token"], BundleOut(**data["bundle"]))
 
@@ -94,6 +96,23 @@ def parse_invitation(url: str, insecure: bool = False) -> Invitation:
     return Invitation(base_url=base, token=segments[-1])
 
 
+def check_broker_url(url: str) -> str:
+    """Return an operator's broker URL without its trailing slash, or explain."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Net6Error(
+            f"{url!r} is not a broker URL; give the https address gateways "
+            "reach the broker at, like https://librenet6.example.org."
+        )
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        log.warning(
+            "invitation URLs on %s use plain http; gateways refuse them "
+            "unless they join with --insecure",
+            parts.hostname,
+        )
+    return url.strip().rstrip("/")
+
+
 def _loopback(host: str | None) -> bool:
     if host == "localhost":
         return True
@@ -105,15 +124,10 @@ def _loopback(host: str | None) -> bool:
 
 def join(options: JoinOptions) -> GatewayState:
     invitation = parse_invitation(options.url, options.insecure)
+    _check_not_joined(options.directory)
+    _join_request(invitation, options, "")  # refuse bad options before keygen
     keys = tinc.generate_keypair()
-    request = JoinRequest(
-        token=invitation.token,
-        public_key=keys.public_pem,
-        address=options.address,
-        port=options.port,
-        lan=options.lan,
-        babeld_version=babeld_version(),
-    )
+    request = _join_request(invitation, options, keys.public_pem)
     body = _call(
         "POST", f"{invitation.base_url}/api/v1/join", json=request.model_dump()
     )
@@ -124,6 +138,57 @@ def join(options: JoinOptions) -> GatewayState:
     state.save(options.directory)
     log.info("joined as %s with %s", answer.bundle.name, answer.bundle.subnet)
     return state
+
+
+def _check_not_joined(directory: Path) -> None:
+    path = directory / STATE_FILE
+    if path.exists():
+        raise Net6Error(
+            f"{path} already holds this folder's membership of a mesh; joining "
+            "again would orphan it. Run `meshforge net6 gateway leave --dir "
+            f"{directory}` first, or join into another --dir."
+        )
+
+
+def _join_request(
+    invitation: Invitation, options: JoinOptions, public_key: str
+) -> JoinRequest:
+    """The body of the join call; bad options come back as plain sentences."""
+    try:
+        return JoinRequest(
+            token=invitation.token,
+            public_key=public_key,
+            address=options.address,
+            port=options.port,
+            lan=options.lan,
+            babeld_version=babeld_version() if public_key else None,
+        )
+    except ValidationError as exc:
+        problems = [_option_problem(error) for error in exc.errors()]
+        raise Net6Error(" ".join(problems)) from exc
+
+
+def _option_problem(error: Any) -> str:
+    field = str(error["loc"][0]) if error["loc"] else ""
+    given = error.get("input")
+    if field == "token":
+        return (
+            "The token at the end of the invitation URL is cut short or too "
+            "long; copy the whole URL the operator gave you."
+        )
+    if field == "address":
+        return (
+            f"--address {given!r} is not an IP address or host name; give the "
+            "public address where this gateway's tinc port is forwarded."
+        )
+    if field == "port":
+        return f"--port {given!r} is not a port number; give 1 to 65535."
+    if field == "lan":
+        return (
+            f"--lan {given!r} is not an interface name; give the LAN "
+            "interface as `ip link` shows it, like br-lan."
+        )
+    return f"{field}: {error.get('msg')}."
 
 
 def apply_bundle(directory: Path, bundle: BundleOut) -> bool:
@@ -181,9 +246,16 @@ def report(state: GatewayState, status: StatusReport) -> dict[str, Any]:
 
 
 def leave(directory: Path) -> list[str]:
-    """Tell the broker, stop the daemons, and remove this gateway's files."""
+    """Tell the broker, stop the daemons, and remove this gateway's files.
+
+    A gateway the operator already revoked still cleans up here: the broker
+    then refuses its credential, which is the outcome leave asks for.
+    """
     state = GatewayState.load(directory)
-    _call("POST", f"{state.broker}/api/v1/gateway/leave", token=state.token)
+    try:
+        _call("POST", f"{state.broker}/api/v1/gateway/leave", token=state.token)
+    except InvitationError as exc:
+        log.warning("the broker no longer knows this gateway: %s", exc.detail)
     stopped = daemons.stop(directory)
     for name in [*state.bundle.files, STATE_FILE, "tinc/rsa_key.priv"]:
         (directory / name).unlink(missing_ok=True)

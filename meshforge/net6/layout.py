@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 
 EXECUTABLE = ("tinc-up", "tinc-down", "host-up", "host-down", "uplink-6to4.sh")
-SECRET = ("rsa_key.priv", "gateway.json")
+# babeld.conf holds the mesh's HMAC key, so it is as secret as the tinc key.
+SECRET = ("rsa_key.priv", "gateway.json", "babeld.conf")
 
 
 def write_tree(root: Path, files: dict[str, str]) -> list[Path]:

@@ -13,6 +13,8 @@ import socket
 import struct
 import time
 
+from meshforge.errors import Net6Error
+
 log = logging.getLogger(__name__)
 
 ECHO_REQUEST = 128
@@ -25,15 +27,39 @@ def ping6(
 ) -> float | None:
     """Round-trip time in seconds of the first answered echo, or None."""
     ident = os.getpid() & 0xFFFF
-    with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as sock:
-        if source is not None:
-            sock.bind((source, 0))
+    with _raw_socket() as sock:
+        if source is not None and not _bound(sock, source):
+            return None
         for seq in range(1, count + 1):
             rtt = _one_echo(sock, destination, ident, seq, timeout_s)
             if rtt is not None:
                 return rtt
     log.debug("no echo reply from %s after %d tries", destination, count)
     return None
+
+
+def _raw_socket() -> socket.socket:
+    try:
+        return socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    except PermissionError as exc:
+        raise Net6Error(
+            "Pinging needs a raw ICMPv6 socket, which only root (or "
+            "CAP_NET_RAW) may open; run the command as root."
+        ) from exc
+
+
+def _bound(sock: socket.socket, source: str) -> bool:
+    """Bind to source; False when this host does not hold that address."""
+    try:
+        sock.bind((source, 0))
+    except OSError as exc:
+        log.warning(
+            "cannot ping from %s (%s); tinc-up adds it when tincd starts",
+            source,
+            exc.strerror,
+        )
+        return False
+    return True
 
 
 def _one_echo(

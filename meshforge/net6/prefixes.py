@@ -15,6 +15,8 @@ from meshforge.errors import Net6Error, PoolExhausted
 
 MIN_PREFIXLEN = 48
 MAX_PREFIXLEN = 64
+# Where a pool may come from: global unicast and unique local addresses.
+POOL_SPACES = (IPv6Network("2000::/3"), IPv6Network("fc00::/7"))
 
 
 def parse_prefix(text: str) -> IPv6Network:
@@ -34,12 +36,32 @@ def parse_size(text: str | int) -> int:
     if not raw.isdigit():
         raise Net6Error(f"{text!r} is not a prefix size; write it like /56.")
     size = int(raw)
-    if not MIN_PREFIXLEN <= size <= MAX_PREFIXLEN:
+    if size < MIN_PREFIXLEN:
         raise Net6Error(
-            f"A delegation of /{size} is outside /{MIN_PREFIXLEN} to "
-            f"/{MAX_PREFIXLEN}; a LAN with SLAAC needs at least a /64."
+            f"A delegation of /{size} is larger than a /{MIN_PREFIXLEN}, the most "
+            f"one gateway gets; ask for /{MIN_PREFIXLEN} to /{MAX_PREFIXLEN}."
+        )
+    if size > MAX_PREFIXLEN:
+        raise Net6Error(
+            f"A delegation of /{size} is smaller than a /{MAX_PREFIXLEN}, which a "
+            f"LAN with SLAAC needs; ask for /{MIN_PREFIXLEN} to /{MAX_PREFIXLEN}."
         )
     return size
+
+
+def check_pool(net: IPv6Network) -> IPv6Network:
+    """Return net if it can be a pool: routed unicast, room for a /64."""
+    if net.prefixlen > MAX_PREFIXLEN:
+        raise Net6Error(
+            f"A pool of {net} cannot hold even one /64; give a /64 or larger."
+        )
+    if not any(net.subnet_of(space) for space in POOL_SPACES):
+        raise Net6Error(
+            f"{net} is not global unicast (2000::/3) or unique local (fc00::/7) "
+            "space, so it cannot be routed to a LAN; give the prefix your "
+            "provider delegated to you."
+        )
+    return net
 
 
 def first_free(

@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshforge.errors import FormatError
+from meshforge.errors import FormatError, Net6Error
 from meshforge.net6.ping import ping6
 from meshforge.net6.prefixes import host_address, parse_prefix
 from meshforge.net6.schemas import BundleOut, StatusReport
@@ -59,7 +59,13 @@ def babel_routes() -> list[str]:
 
 
 def _ip_json(args: list[str], missing_ok: bool = False) -> list[dict[str, Any]]:
-    done = subprocess.run(["ip", "-j", *args], capture_output=True, timeout=10)
+    try:
+        done = subprocess.run(["ip", "-j", *args], capture_output=True, timeout=10)
+    except FileNotFoundError as exc:
+        raise Net6Error(
+            "The `ip` command is missing; install iproute2 (apt-get install "
+            "iproute2) and run the command again."
+        ) from exc
     if done.returncode != 0:
         if missing_ok:
             return []

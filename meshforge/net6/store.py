@@ -7,6 +7,7 @@ that callers never hold a live ORM session.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from meshforge.net6.tinc import check_name, parse_host_file
 log = logging.getLogger(__name__)
 
 HMAC_SETTING = "babeld_hmac_key"
+LABEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,8 @@ class Broker:
     # --- pools -----------------------------------------------------------
 
     def add_pool(self, community: str, prefix: str) -> IPv6Network:
-        net = prefixes.parse_prefix(prefix)
-        if net.prefixlen > prefixes.MAX_PREFIXLEN:
-            raise Net6Error(f"A pool of {net} cannot hold even one /64.")
+        check_label(community, "community")
+        net = prefixes.check_pool(prefixes.parse_prefix(prefix))
         with self.writing() as session:
             lock_pool_table(session)
             for other in session.scalars(select(Pool)):
@@ -193,6 +194,11 @@ class Broker:
                 raise Net6Error(
                     f"{net} still belongs to gateway {row.holder!r}; revoke the "
                     "gateway first with `meshforge net6 revoke`."
+                )
+            if _server_link(session, row.holder, net):
+                raise Net6Error(
+                    f"{net} is the tunnel link prefix of server {row.holder!r}; "
+                    "it stays reserved while that server is in the mesh."
                 )
             session.delete(row)
         log.info("released %s", net)
@@ -240,6 +246,7 @@ class Broker:
     # --- operators ---------------------------------------------------------
 
     def add_operator(self, name: str) -> str:
+        check_label(name, "operator name")
         token = tokens.new_token()
         with self.writing() as session:
             row = session.scalar(select(Operator).where(Operator.name == name))
@@ -359,13 +366,37 @@ class Broker:
                 .values(last_seen=utcnow(), last_status=status)
             )
 
+    def cancel_invitations(self, name: str) -> int:
+        """Void every unused invitation for name; returns how many."""
+        with self.writing() as session:
+            return _cancel_invitations(session, name)
+
+    def revoke_name(self, name: str) -> tuple[GatewayView | None, int]:
+        """Revoke gateway name and void its unused invitations.
+
+        Returns the revoked gateway (None if it never joined) and how many
+        invitations were voided; NotFound when there was neither.
+        """
+        voided = self.cancel_invitations(name)
+        try:
+            return self.revoke(name), voided
+        except NotFound:
+            if voided:
+                return None, voided
+            raise
+
     def revoke(self, name: str) -> GatewayView:
-        """Drop a gateway from every bundle; hold its subnet for the grace."""
+        """Drop a gateway from every bundle; hold its subnet for the grace.
+
+        Unused invitations for the same name are voided too, so that a
+        leaked URL cannot bring the gateway back.
+        """
         now = utcnow()
         with self.writing() as session:
+            _cancel_invitations(session, name)
             row = _live_gateway(session, name)
             if row is None:
-                raise NotFound(f"No gateway named {name!r} is in the mesh.")
+                raise _no_gateway(name)
             row.revoked_at = now
             row.token_hash = None
             hold = now + timedelta(seconds=self.settings.release_grace_s)
@@ -385,7 +416,7 @@ class Broker:
         with self.writing() as session:
             row = _live_gateway(session, name)
             if row is None:
-                raise NotFound(f"No gateway named {name!r} is in the mesh.")
+                raise _no_gateway(name)
             row.token_hash = tokens.hash_token(token)
         return token
 
@@ -407,6 +438,11 @@ class Broker:
                     f"{subnet} of host file {name!r} is already held by "
                     f"{existing.holder!r}; fix one of the two first."
                 )
+            if session.scalar(select(Gateway.id).where(Gateway.name == name)):
+                raise Net6Error(
+                    f"A gateway named {name!r} is already in the mesh; it was "
+                    "imported or joined before. Revoke it first to import it anew."
+                )
             address, port = _first_address(host.addresses, host.port)
             row = Gateway(
                 name=name,
@@ -427,6 +463,46 @@ def _pools(session: Session, community: str | None) -> list[Pool]:
     if community is not None:
         query = query.where(Pool.community == community)
     return list(session.scalars(query))
+
+
+def check_label(text: str, what: str) -> str:
+    """Return text if it is a plain label (community or operator name)."""
+    if not LABEL_RE.fullmatch(text):
+        raise Net6Error(
+            f"{text!r} cannot be a {what}: use 1-64 letters, digits, dots, "
+            "dashes or underscores, no spaces."
+        )
+    return text
+
+
+def _no_gateway(name: str) -> NotFound:
+    return NotFound(
+        f"No gateway named {name!r} is in the mesh; `meshforge net6 gateways` "
+        "lists the names of those that are."
+    )
+
+
+def _server_link(session: Session, holder: str, prefix: str) -> bool:
+    query = select(Server.id).where(Server.name == holder, Server.link_prefix == prefix)
+    return session.scalar(query) is not None
+
+
+def _cancel_invitations(session: Session, name: str) -> int:
+    """Void unused invitations by letting them expire now."""
+    now = utcnow()
+    result = session.execute(
+        update(Invitation)
+        .where(
+            Invitation.name == name,
+            Invitation.used_at.is_(None),
+            Invitation.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
+    cancelled: int = getattr(result, "rowcount", 0)
+    if cancelled:
+        log.info("voided %d unused invitation(s) for %s", cancelled, name)
+    return cancelled
 
 
 def _taken(session: Session) -> list[IPv6Network]:
@@ -490,8 +566,8 @@ def _refusal(row: Invitation | None) -> str:
         )
     expired = f"{row.expires_at:%Y-%m-%d %H:%M}"
     return (
-        f"The invitation for {row.name!r} expired at {expired} UTC; ask the "
-        "operator for a new one."
+        f"The invitation for {row.name!r} expired (or was revoked) at {expired} "
+        "UTC; ask the operator for a new one."
     )
 
 

@@ -18,6 +18,9 @@ from meshforge.errors import Net6Error
 TOKEN_BYTES = 32
 DURATION_RE = re.compile(r"^(\d+)\s*([smhdw])$")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# An invitation is a bearer secret; one that lives longer than a year is a
+# leak waiting to happen (and larger numbers overflow timedelta).
+MAX_DURATION = timedelta(days=366)
 
 
 def new_token() -> str:
@@ -40,4 +43,10 @@ def parse_duration(text: str) -> timedelta:
             f"{text!r} is not a duration; write a positive number and a unit "
             "s, m, h, d or w, like 1d."
         )
-    return timedelta(seconds=int(match[1]) * UNITS[match[2]])
+    seconds = int(match[1]) * UNITS[match[2]]
+    if seconds > MAX_DURATION.total_seconds():
+        raise Net6Error(
+            f"{text!r} is longer than a year, the most an invitation may stay "
+            "valid; give a shorter one, like 2w."
+        )
+    return timedelta(seconds=seconds)

@@ -205,3 +205,65 @@ def test_join_cannot_inject_lines_into_host_files(
 
     assert bad_address.status_code == 422
     assert host == f"Subnet = 2001:db8:100:10::/60\n{public_key}\n"
+
+
+def test_bad_bodies_get_the_one_error_shape(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    not_json = client.post(
+        "/api/v1/invitations",
+        headers={**operator, "content-type": "application/json"},
+        content=b"not json",
+    )
+    bad_size = client.post(
+        "/api/v1/invitations", headers=operator, json={"name": "gw1", "size": 56.5}
+    )
+    nowhere = client.get("/api/v1/nothing")
+
+    assert not_json.status_code == 422
+    assert set(not_json.json()) == {"status", "title", "detail"}
+    assert "the body is not JSON" in not_json.json()["detail"]
+    assert bad_size.status_code == 422
+    assert "size" in bad_size.json()["detail"]
+    assert nowhere.status_code == 404
+    assert "/api/v1/nothing is not a page or API route" in nowhere.json()["detail"]
+
+
+def test_a_huge_body_is_refused_unread(client: TestClient) -> None:
+    body = b'{"token": "' + b"x" * (2 << 20) + b'"}'
+    response = client.post(
+        "/api/v1/join", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert "larger than the 1048576 bytes" in response.json()["detail"]
+
+
+def test_an_invitation_opened_in_a_browser_explains_itself(
+    client: TestClient, operator: dict[str, str], public_key: str
+) -> None:
+    token = _invite(client, operator, "gw1")
+
+    page = client.get(f"/join/{token}")
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/plain")
+    assert f"meshforge net6 gateway join http://testserver/join/{token}" in page.text
+    assert _join(client, token, public_key)["bundle"]["name"] == "gw1"
+
+
+def test_revoking_an_unredeemed_invitation_voids_it(
+    client: TestClient, operator: dict[str, str], public_key: str
+) -> None:
+    token = _invite(client, operator, "gw1")
+
+    revoked = client.post("/api/v1/gateways/gw1/revoke", headers=operator)
+    late = client.post("/api/v1/join", json={"token": token, "public_key": public_key})
+
+    assert revoked.json() == {
+        "revoked": "gw1",
+        "subnet": None,
+        "invitations_voided": 1,
+    }
+    assert late.status_code == 403
+    assert "revoked" in late.json()["detail"]

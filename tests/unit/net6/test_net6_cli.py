@@ -66,6 +66,9 @@ def test_init_writes_a_complete_server(runner: CliRunner, tmp_path: Path) -> Non
     assert "2001:db8:100::1/128" in (folder / "tinc" / "tinc-up").read_text()
     assert "hello-interval 1" in (folder / "babeld.conf").read_text()
     assert (folder / "tinc" / "rsa_key.priv").stat().st_mode & 0o077 == 0
+    # babeld.conf carries the mesh's HMAC key.
+    assert (folder / "babeld.conf").stat().st_mode & 0o077 == 0
+    assert f"Broker database: {tmp_path / 'n.db'}" in out
 
 
 def test_init_with_6to4_uses_the_derived_pool(
@@ -183,3 +186,57 @@ def test_second_community_server_joins_the_same_mesh(
     assert isinstance(invite.exception, Net6Error)
     assert "Name the community" in invite.exception.detail
     assert "2001:db8:200::/64" in (tmp_path / "b" / "tinc" / "tinc-up").read_text()
+
+
+def test_commands_without_a_broker_database_say_where_they_looked(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(cli, ["net6", "gateways"])
+
+    assert isinstance(result.exception, Net6Error)
+    assert f"no broker database at {tmp_path / 'n.db'}" in result.exception.detail
+    assert "MESHFORGE_NET6_VAR_DIR" in result.exception.detail
+    assert not (tmp_path / "n.db").exists()
+
+
+@pytest.mark.parametrize("url", ["ftp://b.example.org", "not a url"])
+def test_invite_refuses_a_broker_url_gateways_cannot_use(
+    runner: CliRunner, tmp_path: Path, url: str
+) -> None:
+    _ok(
+        runner,
+        "init",
+        "--name",
+        "srv",
+        "--address",
+        "198.51.100.2",
+        "--dir",
+        str(tmp_path / "srv"),
+        "--pool",
+        "2001:db8:100::/48",
+    )
+
+    result = runner.invoke(cli, ["net6", "invite", "gw1", "--url", url])
+
+    assert isinstance(result.exception, Net6Error)
+    assert "is not a broker URL" in result.exception.detail
+
+
+def test_revoke_voids_an_unused_invitation(runner: CliRunner, tmp_path: Path) -> None:
+    _ok(
+        runner,
+        "init",
+        "--name",
+        "srv",
+        "--address",
+        "198.51.100.2",
+        "--dir",
+        str(tmp_path / "srv"),
+        "--pool",
+        "2001:db8:100::/48",
+    )
+    _ok(runner, "invite", "gw1", "--url", "https://broker.example.org")
+
+    out = _ok(runner, "revoke", "gw1")
+
+    assert out == "Voided 1 unused invitation(s) for gw1.\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import threading
@@ -15,7 +16,7 @@ import pytest
 import uvicorn
 
 from meshforge.errors import InvitationError, Net6Error
-from meshforge.net6 import gateway
+from meshforge.net6 import gateway, tinc
 from meshforge.net6.api import create_app
 from meshforge.net6.store import Broker
 
@@ -138,3 +139,71 @@ def test_adopt_takes_over_an_imported_gateway(
     assert (folder / "tinc" / "rsa_key.priv").read_text() == "kept"
     with pytest.raises(Net6Error, match=r"rsa_key\.priv is missing"):
         gateway.adopt(tmp_path / "empty", base, token)
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"lan": "br lan"}, "--lan 'br lan' is not an interface name"),
+        ({"address": "x;y"}, "--address 'x;y' is not an IP address"),
+        ({"port": 70000}, "--port 70000 is not a port number"),
+    ],
+)
+def test_bad_join_options_are_refused_before_keys_or_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, object], says: str
+) -> None:
+    def no_keys() -> None:
+        raise AssertionError("keys were made for a join that cannot work")
+
+    monkeypatch.setattr(tinc, "generate_keypair", no_keys)
+    url = "https://broker.example.org/join/" + "t" * 43
+    options = gateway.JoinOptions(url, tmp_path / "g", **extra)  # type: ignore[arg-type]  # parametrized fields
+
+    with pytest.raises(Net6Error, match=re.escape(says)):
+        gateway.join(options)
+
+
+def test_a_cut_invitation_token_is_explained(tmp_path: Path) -> None:
+    options = gateway.JoinOptions("https://b.example.org/join/abc", tmp_path / "g")
+
+    with pytest.raises(Net6Error, match="copy the whole URL"):
+        gateway.join(options)
+
+
+def test_join_into_a_member_folder_is_refused_and_keeps_the_invitation(
+    live_broker: tuple[Broker, str], tmp_path: Path
+) -> None:
+    broker, base = live_broker
+    folder = tmp_path / "gw1"
+    first = broker.invite("gw1", 60, "default", _hour()).token
+    second = broker.invite("gw2", 60, "default", _hour()).token
+    gateway.join(gateway.JoinOptions(f"{base}/join/{first}", folder, lan="lan0"))
+
+    with pytest.raises(Net6Error, match="gateway leave --dir"):
+        gateway.join(gateway.JoinOptions(f"{base}/join/{second}", folder))
+
+    gateway.join(gateway.JoinOptions(f"{base}/join/{second}", tmp_path / "gw2"))
+    assert [gw.name for gw in broker.gateways()] == ["gw1", "gw2"]
+
+
+def test_leave_after_the_operator_revoked_still_cleans_up(
+    live_broker: tuple[Broker, str], tmp_path: Path
+) -> None:
+    broker, base = live_broker
+    folder = tmp_path / "gw1"
+    token = broker.invite("gw1", 60, "default", _hour()).token
+    gateway.join(gateway.JoinOptions(f"{base}/join/{token}", folder, lan="lan0"))
+    broker.revoke("gw1")
+
+    assert gateway.leave(folder) == []
+    assert not (folder / "gateway.json").exists()
+    assert not (folder / "tinc" / "rsa_key.priv").exists()
+    with pytest.raises(Net6Error, match="has left it"):
+        gateway.leave(folder)
+
+
+def test_check_broker_url() -> None:
+    assert gateway.check_broker_url("https://b.example.org/") == "https://b.example.org"
+    for bad in ("ftp://b.example.org", "not a url", "https://"):
+        with pytest.raises(Net6Error, match="not a broker URL"):
+            gateway.check_broker_url(bad)

@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshforge.errors import Net6Error, PoolExhausted
-from meshforge.net6.prefixes import allocate, first_free, parse_prefix, parse_size
+from meshforge.net6.prefixes import (
+    allocate,
+    check_pool,
+    first_free,
+    parse_prefix,
+    parse_size,
+)
 
 POOL = IPv6Network("2001:db8:100::/48")
 LINK = IPv6Network("2001:db8:100::/64")
@@ -139,3 +145,20 @@ def _any_free(pool: IPv6Network, size: int, taken: list[IPv6Network]) -> bool:
         not any(candidate.overlaps(other) for other in taken)
         for candidate in pool.subnets(new_prefix=size)
     )
+
+
+def test_size_errors_say_which_way_is_wrong() -> None:
+    with pytest.raises(Net6Error, match="larger than a /48"):
+        parse_size("/47")
+    with pytest.raises(Net6Error, match="smaller than a /64"):
+        parse_size("/65")
+    with pytest.raises(Net6Error, match="not a prefix size"):
+        parse_size("/56.5")
+
+
+def test_pools_come_from_routed_unicast_space() -> None:
+    assert check_pool(parse_prefix("fd00:1::/48")) == parse_prefix("fd00:1::/48")
+    with pytest.raises(Net6Error, match="global unicast"):
+        check_pool(parse_prefix("fe80::/64"))
+    with pytest.raises(Net6Error, match="even one /64"):
+        check_pool(parse_prefix("2001:db8::/96"))

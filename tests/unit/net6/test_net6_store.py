@@ -207,3 +207,66 @@ def test_operator_tokens_are_checked(mesh_broker: Broker) -> None:
 def test_unknown_gateway_cannot_be_revoked(mesh_broker: Broker) -> None:
     with pytest.raises(NotFound):
         mesh_broker.revoke("ghost")
+
+
+def test_a_servers_link_prefix_cannot_be_released(mesh_broker: Broker) -> None:
+    with pytest.raises(Net6Error, match="link prefix of server 'srv'"):
+        mesh_broker.release("2001:db8:100::/64")
+
+    assert "2001:db8:100::/64" in [p for p, _, _ in mesh_broker.assignments()]
+
+
+def test_revoking_a_name_voids_its_unused_invitations(
+    mesh_broker: Broker, public_key: str
+) -> None:
+    leaked = mesh_broker.invite("gw1", 56, "default", HOUR)
+
+    gateway, voided = mesh_broker.revoke_name("gw1")
+
+    assert (gateway, voided) == (None, 1)
+    with pytest.raises(InvitationError, match="revoked"):
+        mesh_broker.redeem(leaked.token, public_key)
+    with pytest.raises(NotFound, match="`meshforge net6 gateways` lists"):
+        mesh_broker.revoke_name("gw1")
+
+
+def test_revoking_a_gateway_voids_a_second_invitation_for_it(
+    mesh_broker: Broker, public_key: str
+) -> None:
+    first = mesh_broker.invite("gw1", 56, "default", HOUR)
+    spare = mesh_broker.invite("gw1", 56, "default", HOUR)
+    mesh_broker.redeem(first.token, public_key)
+
+    gateway, voided = mesh_broker.revoke_name("gw1")
+
+    assert gateway is not None and voided == 1
+    with pytest.raises(InvitationError, match="revoked"):
+        mesh_broker.redeem(spare.token, public_key)
+
+
+@pytest.mark.parametrize("name", ["a b", "x;rm", "", "é"])
+def test_community_and_operator_names_are_plain_labels(
+    mesh_broker: Broker, name: str
+) -> None:
+    with pytest.raises(Net6Error, match="no spaces"):
+        mesh_broker.add_pool(name, "2001:db8:900::/48")
+    with pytest.raises(Net6Error, match="no spaces"):
+        mesh_broker.add_operator(name)
+
+
+@pytest.mark.parametrize("prefix", ["fe80::/64", "ff02::/16", "::/0", "::1/128"])
+def test_pools_outside_routed_space_are_refused(
+    mesh_broker: Broker, prefix: str
+) -> None:
+    with pytest.raises(Net6Error, match="cannot"):
+        mesh_broker.add_pool("other", prefix)
+
+
+def test_a_host_file_imported_twice_is_refused(
+    mesh_broker: Broker, public_key: str
+) -> None:
+    text = f"Subnet = 2001:db8:100:a00::/56\n{public_key}"
+    mesh_broker.import_host_file("default", "oldgw", text)
+
+    with pytest.raises(Net6Error, match="already in the mesh"):
+        mesh_broker.import_host_file("default", "oldgw", text)

@@ -40,3 +40,9 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(Net6Error, match="duration"):
         parse_duration(text)
+
+
+def test_a_duration_over_a_year_is_refused() -> None:
+    assert parse_duration("52w").days == 364
+    with pytest.raises(Net6Error, match="longer than a year"):
+        parse_duration("99999999999w")
