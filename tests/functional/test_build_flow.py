@@ -28,7 +28,8 @@ def test_build_download_and_cache_hit(make_server):
         first = client.post("/api/v1/build", json=REQUEST)
         assert first.status_code == 202, first.text
         body = first.json()
-        assert body["status"] == 202 and body["detail"] == "queued"
+        # A fast worker may already have taken the job when the answer is made.
+        assert body["status"] == 202 and body["detail"] in ("queued", "started")
         assert first.headers["X-Queue-Position"] == str(body["queue_position"])
         done = live.wait_for(body["request_hash"])
         assert done.status_code == 200, done.text
