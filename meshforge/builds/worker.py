@@ -29,6 +29,7 @@ from meshforge.db.session import Database
 from meshforge.errors import BuildError, MeshforgeError
 from meshforge.imagebuilder.builder import Builder, MakeResult, check_revision
 from meshforge.imagebuilder.cache import BuilderCache
+from meshforge.imagebuilder.repositories import key_files, repositories_text
 from meshforge.requests.hashing import packages_hash
 from meshforge.store.base import Store, StoredItem
 from meshforge.upstream.releases import version_path
@@ -201,7 +202,8 @@ class Worker:
             bool(request["diff_packages"]),
         )
         self._step(job.request_hash, "validate_manifest")
-        manifest = builder.manifest(profile, packages)
+        custom = _custom_repositories(builder, request)
+        manifest = builder.manifest(profile, packages, **custom)
         _check_versions(manifest, dict(request.get("packages_versions", {})))
         self._step(job.request_hash, "building_image")
         bin_dir = tmp / "bin"
@@ -215,6 +217,7 @@ class Worker:
             files=files,
             rootfs_partsize=request.get("rootfs_size_mb"),
             filesystem=request.get("filesystem") or None,
+            **custom,
         )
         blog.debug("make image finished with %s", made.returncode)
         _write_log(bin_dir, made)
@@ -297,6 +300,20 @@ def _check_versions(manifest: dict[str, str], wanted: dict[str, str]) -> None:
             + ". Ask again with the versions the release now offers.",
             versions=wrong,
         )
+
+
+def _custom_repositories(builder: Builder, request: dict[str, Any]) -> dict[str, Any]:
+    """The request's own repositories and keys, for this build only."""
+    if not request.get("repositories"):
+        return {}
+    return {
+        "repositories": repositories_text(
+            builder.path,
+            dict(request["repositories"]),
+            request.get("repositories_mode") or "replace",
+        ),
+        "repository_keys": key_files(list(request.get("repository_keys", []))),
+    }
 
 
 def _write_log(bin_dir: Path, made: MakeResult) -> None:

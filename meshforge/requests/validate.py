@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from meshforge.config import Settings
 from meshforge.errors import BadRequest, IndexMissing, UnprocessableRequest
+from meshforge.imagebuilder.repositories import key_files
 from meshforge.packages.index import Universe
 from meshforge.packages.replacements import for_request
 from meshforge.packages.resolver import expand_request, resolve
@@ -52,6 +53,7 @@ def _check_policy(request: BuildRequest, settings: Settings) -> None:
             f"rootfs_size_mb {request.rootfs_size_mb} is above this server's limit "
             f"of {limit} MB. Ask for {limit} or less."
         )
+    key_files(request.repository_keys)  # each must be a usign or PEM key
     for url in request.repositories.values():
         if not any(_within(url, allowed) for allowed in settings.repository_allow_list):
             raise BadRequest(
@@ -226,6 +228,10 @@ def check_buildable(checked: Checked, catalog: Catalog) -> None:
         request.diff_packages,
     )
     _check_filesystem(request, meta)
+    if request.repositories:
+        # TODO: the request's own feeds are not fetched here, so packages only
+        # they carry cannot be resolved up front; the ImageBuilder decides.
+        return
     universe = catalog.universe(meta)
     _check_versions(request, universe)
     resolve(universe, packages, defaults=meta.default_packages)

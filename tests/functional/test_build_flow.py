@@ -144,3 +144,29 @@ def test_snapshot_requests_are_pinned_to_the_upstream_revision(make_server):
     assert second["revision"] == "r20143-0123456789"
     assert stale.status_code == 400
     assert "r20143-0123456789" in stale.json()["detail"]
+
+
+def test_request_repositories_reach_the_builder_for_that_build_only(
+    make_server, mirror
+):
+    feeds = f"{mirror.url}/releases/22.03-SNAPSHOT/packages/x86_64/"
+    live = make_server(repository_allow_list=[feeds])
+    custom = {
+        **REQUEST,
+        "packages": ["rsync"],
+        "repositories_mode": "append",
+        "repositories": {"extra_feed": feeds + "packages"},
+    }
+    with live.client() as client:
+        bad_key = client.post(
+            "/api/v1/build", json={**custom, "repository_keys": ["x"]}
+        )
+        queued = client.post("/api/v1/build", json=custom).json()
+        done = live.wait_for(queued["request_hash"])
+        plain = client.post("/api/v1/build", json=REQUEST).json()
+        plain_done = live.wait_for(plain["request_hash"])
+    assert bad_key.status_code == 400 and "usign" in bad_key.json()["detail"]
+    assert done.status_code == 200, done.text
+    assert "extra_feed" in done.json()["stderr"]
+    assert plain_done.status_code == 200
+    assert "extra_feed" not in plain_done.json()["stderr"]
