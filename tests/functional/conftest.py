@@ -95,6 +95,8 @@ def start_server(settings: Settings, *, worker: bool = True) -> tuple[LiveServer
             consumer.stop(graceful=True)
         server.should_exit = True
         thread.join(10)
+        rt.queue.flush()  # leave no keys behind in the shared Redis
+        rt.db.engine.dispose()
 
     return LiveServer(f"http://127.0.0.1:{port}", rt, settings), stop
 
