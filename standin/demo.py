@@ -78,6 +78,9 @@ def child_env(info: MirrorInfo, var: Path) -> dict[str, str]:
 
 def port_is_free(port: int) -> bool:
     with socket.socket() as probe:
+        # As the servers do: a port left in TIME_WAIT by the last demo is
+        # free for them, and only a listening socket makes the bind fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:

@@ -219,3 +219,25 @@ def test_two_demos_keep_apart_and_a_dead_server_is_named(tmp_path: Path) -> None
     )
     assert output.rstrip().endswith("[demo] mirror stopped")
     assert second.returncode == 0  # Ctrl-C: a clean stop
+
+
+def test_a_port_left_in_time_wait_counts_as_free() -> None:
+    # The server side closes first, as a stopped demo does: its end of the
+    # connection stays in TIME_WAIT after the listener is gone.
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()
+    time.sleep(0.1)
+    client.close()
+
+    assert demo.port_is_free(port)
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()
+        assert not demo.port_is_free(port)
