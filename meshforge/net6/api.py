@@ -19,7 +19,7 @@ from fastapi.responses import (
 )
 from fastapi.templating import Jinja2Templates
 
-from meshforge.errors import Net6Unauthorized
+from meshforge.errors import MeshforgeError, Net6Unauthorized
 from meshforge.net6 import api_errors, bundle, overview, prefixes, tokens
 from meshforge.net6.gateway import check_broker_url
 from meshforge.net6.schemas import (
@@ -242,7 +242,11 @@ def _admin_routes(app: FastAPI) -> None:
         size: Annotated[str, Form()] = "/56",
         expires: Annotated[str, Form()] = "1d",
     ) -> Response:
-        made = _invite(request, InvitationIn(name=name, size=size, expires=expires))
+        try:
+            made = _invite(request, InvitationIn(name=name, size=size, expires=expires))
+        except MeshforgeError as exc:
+            # A person filled in the form: show the reason on the page.
+            return _admin_page(request, None, exc.detail, exc.status)
         return _admin_page(request, made)
 
     @app.post("/admin/revoke/{name}")
@@ -254,12 +258,18 @@ def _admin_routes(app: FastAPI) -> None:
         return RedirectResponse("/admin", status_code=303)
 
 
-def _admin_page(request: Request, made: InvitationOut | None) -> Response:
+def _admin_page(
+    request: Request,
+    made: InvitationOut | None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     broker = _broker(request)
     context = {
         "gateways": overview.gateway_overview(broker),
         "servers": broker.servers(),
         "pools": broker.assignments(),
         "invitation": made,
+        "error": error,
     }
-    return TEMPLATES.TemplateResponse(request, "net6_admin.html", context)
+    return TEMPLATES.TemplateResponse(request, "net6_admin.html", context, status)

@@ -147,8 +147,8 @@ def invite(
     base = url or broker.settings.public_url
     if not base:
         raise Net6Error(
-            "Give the broker's public URL with --url https://… so the "
-            "invitation can name it."
+            "Give the broker's public URL with --url https://… (or set "
+            "MESHFORGE_NET6_PUBLIC_URL) so the invitation can name it."
         )
     base = check_broker_url(base)
     made = broker.invite(
@@ -182,6 +182,8 @@ def list_gateways(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
         return
+    if not rows:
+        click.echo("No gateways yet; invite one with `meshforge net6 invite NAME`.")
     for row in rows:
         seen = f"{row.last_seen:%Y-%m-%d %H:%M}" if row.last_seen else "never"
         click.echo(f"{row.name:20} {row.subnet:24} {row.state:10} seen {seen}")

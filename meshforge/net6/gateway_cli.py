@@ -117,7 +117,9 @@ def status(directory: Path, report: bool) -> None:
             click.echo(f"not reported to the broker: {exc.detail}", err=True)
     for warning in warnings:
         click.echo(f"warning: {warning}")
-    if not warnings:
+    if not state.bundle.peer_addresses:
+        click.echo("No other gateway is in the mesh yet.")
+    elif not warnings:
         click.echo("Without the servers this gateway keeps its direct peers.")
 
 

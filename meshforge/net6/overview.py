@@ -57,6 +57,7 @@ def pick_community(broker: Broker, community: str | None) -> str:
     if len(known) == 1:
         return known[0]
     raise Net6Error(
-        "Name the community (--community): this broker serves "
+        "Name the community (--community, or `community` in the API): this "
+        "broker serves "
         f"{', '.join(known) or 'none yet; run `meshforge net6 init` first'}."
     )

@@ -267,3 +267,19 @@ def test_revoking_an_unredeemed_invitation_voids_it(
     }
     assert late.status_code == 403
     assert "revoked" in late.json()["detail"]
+
+
+def test_admin_form_errors_show_on_the_page(
+    client: TestClient, mesh_broker: Broker
+) -> None:
+    client.post("/admin/login", data={"token": mesh_broker.add_operator("bob")})
+
+    page = client.post(
+        "/admin/invite", data={"name": "gw<b>", "size": "/56", "expires": "1d"}
+    )
+
+    assert page.status_code == 400
+    assert (
+        "Nothing was changed: &#39;gw&lt;b&gt;&#39; cannot be a tinc node" in page.text
+    )
+    assert "<b>" not in page.text.split("Nothing was changed")[1][:80]
