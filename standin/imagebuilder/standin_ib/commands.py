@@ -159,28 +159,33 @@ def write_images(
     plan: ImagePlan, outcome: Outcome, root: Path, scratch: Path
 ) -> list[images.Image]:
     """Make one file system, check its size, write its images."""
-    builder, absent = plan.builder, absent_size(outcome)
-    limit = size_limit(builder)
-    epoch = builder.source_date_epoch
-    if plan.filesystem == "ext4":
-        # The ext4 file system is as big as its partition: what must fit
-        # is checked before mke2fs, which would fail on a tree too large.
-        partition = limit or EXT4_DEFAULT_MB * 1024 * 1024
-        if images.too_big(plan.paths(), rootfs.tree_size(root) + absent, partition):
-            return []
-        made = rootfs.make_ext4(root, scratch / "root.ext4", epoch, partition)
-        used = rootfs.ext4_used(made)
-    else:
-        made = rootfs.make_squashfs(root, scratch / "root.squashfs", epoch)
-        used = made.stat().st_size
-    if images.too_big(plan.paths(), used + absent, limit):
+    absent, limit = absent_size(outcome), size_limit(plan.builder)
+    made = make_filesystem(plan, root, scratch, absent)
+    if made is None or images.too_big(plan.paths(), made[1] + absent, limit):
         return []
     written = images.make_images(
-        builder, plan.profile, plan.prefix, plan.filesystem, made
+        plan.builder, plan.profile, plan.prefix, plan.filesystem, made[0]
     )
     for image in written:
         (plan.bin_dir / image.name).write_bytes(image.data)
     return written
+
+
+def make_filesystem(
+    plan: ImagePlan, root: Path, scratch: Path, absent: int
+) -> tuple[Path, int] | None:
+    """The file system image and the bytes it uses; None if ext4 cannot fit."""
+    epoch = plan.builder.source_date_epoch
+    if plan.filesystem == "squashfs":
+        made = rootfs.make_squashfs(root, scratch / "root.squashfs", epoch)
+        return made, made.stat().st_size
+    # An ext4 file system is as big as its partition: what must fit is
+    # checked before mke2fs, which would fail on a tree too large.
+    partition = size_limit(plan.builder) or EXT4_DEFAULT_MB * 1024 * 1024
+    if images.too_big(plan.paths(), rootfs.tree_size(root) + absent, partition):
+        return None
+    made = rootfs.make_ext4(root, scratch / "root.ext4", epoch, partition)
+    return made, rootfs.ext4_used(made)
 
 
 def size_limit(builder: Builder) -> int | None:
