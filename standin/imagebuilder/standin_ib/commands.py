@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import images, rootfs
+from . import ext4, images, rootfs
 from .builder import BadVariable, Builder, Profile, UsageError
 from .feeds import FeedError, load_index
 from .info import render_info
@@ -182,10 +182,10 @@ def make_filesystem(
     # An ext4 file system is as big as its partition: what must fit is
     # checked before mke2fs, which would fail on a tree too large.
     partition = size_limit(plan.builder) or EXT4_DEFAULT_MB * 1024 * 1024
-    if images.too_big(plan.paths(), rootfs.tree_size(root) + absent, partition):
+    if images.too_big(plan.paths(), ext4.tree_size(root) + absent, partition):
         return None
-    made = rootfs.make_ext4(root, scratch / "root.ext4", epoch, partition)
-    return made, rootfs.ext4_used(made)
+    made = ext4.make_ext4(root, scratch / "root.ext4", epoch, partition)
+    return made, ext4.used_bytes(made)
 
 
 def size_limit(builder: Builder) -> int | None:

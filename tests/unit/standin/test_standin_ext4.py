@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from standin.imagebuilder.standin_ib.rootfs import ext4_used
+from standin.imagebuilder.standin_ib.ext4 import used_bytes
 from tests.unit.standin.standin_helpers import (
     CLEAN_ENV,
     make,
@@ -116,7 +116,7 @@ def test_ext4_size_is_the_partition_and_used_is_read_back(ext4_image: Path) -> N
 
     assert len(data) == 104 * 1024 * 1024  # x86's default ROOTFS_PARTSIZE
     assert data[EXT4_MAGIC_AT : EXT4_MAGIC_AT + 2] == b"\x53\xef"
-    assert ext4_used(ext4_image) == (blocks - free) * int(fields["Block size"])
+    assert used_bytes(ext4_image) == (blocks - free) * int(fields["Block size"])
     assert "has_journal" not in fields["Filesystem features"]
 
 
