@@ -1,8 +1,9 @@
-"""The root filesystem: a real squashfs that lists the chosen packages.
+"""The root file system's tree, and a real squashfs made from it.
 
-The packages themselves are not in it (the stand-in has no .ipk files): the
-tree holds opkg's ``status`` with one stanza per installed package, the
-release files, a note saying what made it, and the user's ``FILES`` overlay.
+The same tree also becomes the ext4 image (see :mod:`ext4`). The packages
+themselves are not in it (the stand-in has no .ipk files): the tree holds
+opkg's ``status`` with one stanza per installed package, the release files,
+a note saying what made it, and the user's ``FILES`` overlay.
 """
 
 from __future__ import annotations
