@@ -25,9 +25,9 @@ TITLES = {404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large"}
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(MeshforgeError, _meshforge_error)  # type: ignore[arg-type]  # starlette types handlers loosely
-    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # as above
-    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]  # as above
+    app.add_exception_handler(MeshforgeError, _meshforge_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
 
@@ -35,11 +35,16 @@ def error_body(status: int, title: str, detail: str) -> dict[str, Any]:
     return {"status": status, "title": title, "detail": detail}
 
 
-async def _meshforge_error(_: Request, exc: MeshforgeError) -> JSONResponse:
+# Starlette hands every handler a plain Exception; each checks its own kind.
+
+
+async def _meshforge_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MeshforgeError)
     return JSONResponse(exc.to_json(), status_code=exc.status)
 
 
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
     problems = [_problem(error) for error in exc.errors()]
     detail = (
         f"The request was not understood: {'; '.join(problems)}. Fix the "
@@ -55,7 +60,8 @@ def _problem(error: dict[str, Any]) -> str:
     return f"{where or 'the body'}: {error.get('msg', 'invalid')}"
 
 
-async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
     detail = str(exc.detail)
     if exc.status_code == 404:
         detail = (

@@ -54,7 +54,10 @@ group.add_command(gateway)
     help="Folder for tinc/ and babeld.conf (e.g. /etc/librenet6).",
 )
 @click.option("--community", default="default", show_default=True)
-@click.option("--port", default=655, show_default=True, help="tinc port.")
+@click.option(
+    "--port", default=655, show_default=True, type=click.IntRange(1, 65535),
+    help="tinc port.",
+)  # fmt: skip
 @click.option("--pool", "pools", multiple=True, help="Prefix to delegate from.")
 @click.option("--link-prefix", help="This server's /64 on the tunnel.")
 @click.option(

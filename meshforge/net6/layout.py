@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from meshforge.errors import Net6Error
+
 EXECUTABLE = ("tinc-up", "tinc-down", "host-up", "host-down", "uplink-6to4.sh")
 # babeld.conf holds the mesh's HMAC key, so it is as secret as the tinc key.
 SECRET = ("rsa_key.priv", "gateway.json", "babeld.conf")
@@ -20,13 +22,23 @@ def write_tree(root: Path, files: dict[str, str]) -> list[Path]:
     written = []
     for relative, text in sorted(files.items()):
         path = _inside(root, relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text)
-        os.chmod(tmp, _mode(path.name))
-        tmp.replace(path)
+        try:
+            _write_one(path, text)
+        except OSError as exc:
+            raise Net6Error(
+                f"Cannot write {path}: {exc.strerror}. Pick a folder this user "
+                "may write (--dir), or run the command as root."
+            ) from exc
         written.append(path)
     return written
+
+
+def _write_one(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, _mode(path.name))
+    tmp.replace(path)
 
 
 def remove_stale_hosts(root: Path, keep: set[str]) -> list[str]:

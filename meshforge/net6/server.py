@@ -38,9 +38,10 @@ class InitResult:
 
 def init_server(broker: Broker, options: InitOptions) -> InitResult:
     tinc.check_name(options.name)
+    tinc.check_address(options.address)
     broker.create_schema()
     pools = _ensure_pools(broker, options)
-    link = _link_prefix(options, pools)
+    link = _link_prefix(broker, options, pools)
     key = _keypair(options.directory, options.name)
     host = tinc.HostFile(
         name=options.name,
@@ -107,10 +108,15 @@ def _ensure_pools(broker: Broker, options: InitOptions) -> list[IPv6Network]:
     return pools
 
 
-def _link_prefix(options: InitOptions, pools: list[IPv6Network]) -> IPv6Network:
-    """The server's own /64 on the tunnel: given, or the first /64 of a pool."""
+def _link_prefix(
+    broker: Broker, options: InitOptions, pools: list[IPv6Network]
+) -> IPv6Network:
+    """The server's /64 on the tunnel: given, kept from before, or a pool's first."""
     if options.link_prefix is not None:
         return prefixes.parse_prefix(options.link_prefix)
+    known = broker.server(options.name)
+    if known is not None and known.link_prefix is not None:
+        return prefixes.parse_prefix(known.link_prefix)
     return next(pools[0].subnets(new_prefix=64))
 
 

@@ -234,10 +234,21 @@ class Broker:
                     _reserve(session, community, link, name)
                 row = Server(name=name, community=community)
                 session.add(row)
+            elif row.link_prefix != link_prefix:
+                raise Net6Error(
+                    f"Server {name!r} already uses link prefix {row.link_prefix}; "
+                    "every gateway routes to it. Re-run init without "
+                    "--link-prefix, or with that prefix."
+                )
             row.host_file = host_file
             row.link_prefix = link_prefix
             row.directory = directory
             return _server_view(row)
+
+    def server(self, name: str) -> ServerView | None:
+        with self.session() as session:
+            row = session.scalar(select(Server).where(Server.name == name))
+            return _server_view(row) if row is not None else None
 
     def servers(self) -> list[ServerView]:
         with self.session() as session:

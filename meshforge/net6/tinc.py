@@ -20,6 +20,8 @@ from meshforge.errors import FormatError, Net6Error
 log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# What an Address line may hold: an IP address or a DNS name, nothing more.
+ADDRESS_RE = re.compile(r"^[A-Za-z0-9.:-]{1,253}$")
 DEFAULT_PORT = 655
 PEM_BEGIN = "-----BEGIN RSA PUBLIC KEY-----"
 PEM_END = "-----END RSA PUBLIC KEY-----"
@@ -63,6 +65,16 @@ def check_name(name: str) -> str:
             "or underscores (no dashes or dots)."
         )
     return name
+
+
+def check_address(address: str) -> str:
+    """Return address if it can stand on a host file's Address line."""
+    if not ADDRESS_RE.fullmatch(address):
+        raise Net6Error(
+            f"{address!r} is not an IP address or host name; give the public "
+            "IPv4 address or DNS name where tinc's port reaches this node."
+        )
+    return address
 
 
 def parse_host_file(name: str, text: str) -> HostFile:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from meshforge.cli import cli
 from meshforge.errors import Net6Error
@@ -240,3 +240,51 @@ def test_revoke_voids_an_unused_invitation(runner: CliRunner, tmp_path: Path) ->
     out = _ok(runner, "revoke", "gw1")
 
     assert out == "Voided 1 unused invitation(s) for gw1.\n"
+
+
+def _init(runner: CliRunner, folder: Path, *extra: str) -> Result:
+    args = ["net6", "init", "--name", "srv", "--dir", str(folder)]
+    args += ["--pool", "2001:db8:100::/48", *extra]
+    return runner.invoke(cli, args)
+
+
+def test_init_refuses_what_would_break_the_host_file(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "srv"
+    bad_address = _init(runner, folder, "--address", "x y;z")
+    bad_port = _init(runner, folder, "--address", "198.51.100.2", "--port", "70000")
+
+    assert isinstance(bad_address.exception, Net6Error)
+    assert "not an IP address or host name" in bad_address.exception.detail
+    assert bad_port.exit_code == 2
+    assert not (folder / "tinc" / "hosts" / "srv").exists()
+
+
+def test_reinit_keeps_the_link_prefix_and_refuses_to_move_it(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    folder = tmp_path / "srv"
+    _ok(runner, "init", "--name", "srv", "--address", "198.51.100.2", "--dir",
+        str(folder), "--pool", "2001:db8:100::/48", "--link-prefix",
+        "2001:db8:100:ff00::/64")  # fmt: skip
+    again = _ok(runner, "init", "--name", "srv", "--address", "198.51.100.2",
+                "--dir", str(folder))  # fmt: skip
+    moved = _init(runner, folder, "--address", "198.51.100.2", "--link-prefix",
+                  "2001:db8:999::/64")  # fmt: skip
+
+    assert "link 2001:db8:100:ff00::/64" in again
+    assert isinstance(moved.exception, Net6Error)
+    assert "already uses link prefix 2001:db8:100:ff00::/64" in moved.exception.detail
+
+
+def test_init_into_an_unwritable_folder_says_so(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+
+    result = _init(runner, blocker / "srv", "--address", "198.51.100.2")
+
+    assert isinstance(result.exception, Net6Error)
+    assert "Pick a folder this user may write" in result.exception.detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -150,14 +152,14 @@ def test_adopt_takes_over_an_imported_gateway(
     ],
 )
 def test_bad_join_options_are_refused_before_keys_or_network(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, object], says: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any], says: str
 ) -> None:
     def no_keys() -> None:
         raise AssertionError("keys were made for a join that cannot work")
 
     monkeypatch.setattr(tinc, "generate_keypair", no_keys)
     url = "https://broker.example.org/join/" + "t" * 43
-    options = gateway.JoinOptions(url, tmp_path / "g", **extra)  # type: ignore[arg-type]  # parametrized fields
+    options = dataclasses.replace(gateway.JoinOptions(url, tmp_path / "g"), **extra)
 
     with pytest.raises(Net6Error, match=re.escape(says)):
         gateway.join(options)
