@@ -15,6 +15,7 @@ from meshforge.net6.gateway_cli import gateway
 from meshforge.net6.server import InitOptions, init_server, sync_server_hosts
 from meshforge.net6.settings import Net6Settings
 from meshforge.net6.store import Broker
+from meshforge.net6.tinc import check_name
 
 
 def _broker(create: bool = False) -> Broker:
@@ -247,22 +248,41 @@ def pool_release(prefix: str) -> None:
 @click.argument("listing", type=click.File())
 @click.option("--community", default="default", show_default=True)
 def pool_import(listing: TextIO, community: str) -> None:
-    """Import existing assignments, one `NAME PREFIX` per line."""
-    broker = _broker()
-    count = 0
+    """Import existing assignments, one `NAME PREFIX` per line, all or none."""
+    wanted = _assignment_lines(listing)
+    try:
+        _broker().reserve_all(community, wanted)
+    except Net6Error as exc:
+        raise Net6Error(f"{exc.detail} Nothing was imported.") from exc
+    click.echo(f"Imported {len(wanted)} assignment(s).")
+
+
+def _assignment_lines(listing: TextIO) -> list[tuple[str, str]]:
+    """(prefix, holder) of each line, every line checked before any import."""
+    wanted = []
     for number, line in enumerate(listing, 1):
         fields = line.split("#", 1)[0].split()
         if not fields:
             continue
-        if len(fields) != 2:
-            raise Net6Error(f"Line {number}: expected `NAME PREFIX`, got {line!r}.")
-        broker.reserve(community, fields[1], fields[0])
-        count += 1
-    click.echo(f"Imported {count} assignment(s).")
+        try:
+            if len(fields) != 2:
+                raise Net6Error(f"expected `NAME PREFIX`, got {line.strip()!r}")
+            check_name(fields[0])
+            prefixes.parse_prefix(fields[1])
+        except Net6Error as exc:
+            raise Net6Error(
+                f"Line {number} of {listing.name}: {exc.detail.rstrip('.')}. "
+                "Nothing was imported; fix the line and run it again."
+            ) from exc
+        wanted.append((fields[1], fields[0]))
+    return wanted
 
 
 @group.command("import-hosts")
-@click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "files", nargs=-1,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)  # fmt: skip
 @click.option("--community", default="default", show_default=True)
 def import_hosts(files: tuple[Path, ...], community: str) -> None:
     """Adopt gateways of an old tinc 1.0 setup from their host files."""

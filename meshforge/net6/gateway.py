@@ -211,7 +211,7 @@ def adopt(
     The operator imported its host file and issued ``token`` with
     ``meshforge net6 gateway-token``; the folder already holds its tinc key.
     """
-    base = parse_invitation(f"{broker.rstrip('/')}/join/x", insecure).base_url
+    base = parse_invitation(f"{check_broker_url(broker)}/join/x", insecure).base_url
     if not (directory / "tinc" / "rsa_key.priv").exists():
         raise Net6Error(
             f"{directory}/tinc/rsa_key.priv is missing; adopt runs in the folder "

@@ -178,10 +178,18 @@ class Broker:
 
     def reserve(self, community: str, prefix: str, holder: str) -> IPv6Network:
         """Record an existing assignment, checking that it is free."""
-        net = prefixes.parse_prefix(prefix)
+        return self.reserve_all(community, [(prefix, holder)])[0]
+
+    def reserve_all(
+        self, community: str, wanted: list[tuple[str, str]]
+    ) -> list[IPv6Network]:
+        """Record (prefix, holder) pairs all at once, or none if one fails."""
+        nets = [prefixes.parse_prefix(prefix) for prefix, _ in wanted]
         with self.writing() as session:
-            _reserve(session, community, net, holder)
-        return net
+            for net, (_, holder) in zip(nets, wanted, strict=True):
+                _reserve(session, community, net, holder)
+                session.flush()  # the next overlap check sees this one
+        return nets
 
     def release(self, prefix: str) -> None:
         """Free a prefix now; refused while a live gateway still holds it."""

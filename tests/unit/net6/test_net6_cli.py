@@ -288,3 +288,22 @@ def test_init_into_an_unwritable_folder_says_so(
 
     assert isinstance(result.exception, Net6Error)
     assert "Pick a folder this user may write" in result.exception.detail
+
+
+def test_pool_import_is_all_or_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    _init(runner, tmp_path / "srv", "--address", "198.51.100.2")
+    bad_name = tmp_path / "names.txt"
+    bad_name.write_text("gw_a 2001:db8:100:a00::/56\ngw-c 2001:db8:100:c00::/56\n")
+    overlap = tmp_path / "overlap.txt"
+    overlap.write_text("gw_a 2001:db8:100:a00::/56\ngw_b 2001:db8:100:a80::/57\n")
+
+    named = runner.invoke(cli, ["net6", "pool", "import", str(bad_name)])
+    overlapped = runner.invoke(cli, ["net6", "pool", "import", str(overlap)])
+    listing = _ok(runner, "pool", "list")
+
+    assert isinstance(named.exception, Net6Error)
+    assert "Line 2 of" in named.exception.detail
+    assert "'gw-c' cannot be a tinc node name" in named.exception.detail
+    assert isinstance(overlapped.exception, Net6Error)
+    assert "Nothing was imported" in overlapped.exception.detail
+    assert "gw_a" not in listing

@@ -209,3 +209,8 @@ def test_check_broker_url() -> None:
     for bad in ("ftp://b.example.org", "not a url", "https://"):
         with pytest.raises(Net6Error, match="not a broker URL"):
             gateway.check_broker_url(bad)
+
+
+def test_adopt_with_a_bad_broker_url_names_the_url(tmp_path: Path) -> None:
+    with pytest.raises(Net6Error, match="'ftp://x' is not a broker URL"):
+        gateway.adopt(tmp_path, "ftp://x", "t" * 43)
