@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages meshforge's demo and tests run, when missing.
-# mksquashfs: the stand-in ImageBuilder; tincd, babeld: LibreNet6; wrk: bench.
+# mksquashfs, mke2fs: the stand-in ImageBuilder; tincd, babeld: LibreNet6;
+# wrk: bench.
 set -euo pipefail
 need=()
 command -v mksquashfs >/dev/null || need+=(squashfs-tools)
+# mke2fs (ext4 stand-in images) lives in /usr/sbin, often not on a user's PATH.
+command -v mke2fs >/dev/null || [ -x /usr/sbin/mke2fs ] || need+=(e2fsprogs)
 command -v tincd >/dev/null || need+=(tinc)
 command -v babeld >/dev/null || need+=(babeld)
 command -v wrk >/dev/null || need+=(wrk)
