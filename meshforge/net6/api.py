@@ -34,7 +34,8 @@ from meshforge.net6.schemas import (
 )
 from meshforge.net6.server import sync_server_hosts
 from meshforge.net6.settings import Net6Settings
-from meshforge.net6.store import Broker, GatewayView
+from meshforge.net6.store import Broker
+from meshforge.net6.views import GatewayView
 
 log = logging.getLogger(__name__)
 

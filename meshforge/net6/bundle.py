@@ -13,7 +13,8 @@ from ipaddress import IPv6Network
 
 from meshforge.net6 import babel, tinc
 from meshforge.net6.prefixes import host_address, parse_prefix
-from meshforge.net6.store import Broker, GatewayView, ServerView
+from meshforge.net6.store import Broker
+from meshforge.net6.views import GatewayView, ServerView
 
 DEFAULT_LAN = "br-lan"
 

@@ -8,7 +8,8 @@ from meshforge.errors import Net6Error
 from meshforge.net6.bundle import outage_risk
 from meshforge.net6.models import utcnow
 from meshforge.net6.schemas import GatewayOut
-from meshforge.net6.store import Broker, GatewayView
+from meshforge.net6.store import Broker
+from meshforge.net6.views import GatewayView
 
 
 def state_of(gw: GatewayView, down_after_s: int, now: datetime) -> str:

@@ -1,7 +1,7 @@
 """The broker's state: pools, servers, gateways, invitations and operators.
 
-All writes go through :class:`Broker`, which hands out plain dataclasses so
-that callers never hold a live ORM session.
+All writes go through :class:`Broker`, which hands out the plain snapshots of
+meshforge.net6.views so that callers never hold a live ORM session.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from ipaddress import IPv6Network
 from typing import Any
@@ -20,12 +19,11 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from meshforge.errors import InvitationError, Net6Busy, Net6Error, NotFound
-from meshforge.net6 import prefixes, tokens
+from meshforge.net6 import allocation, invitations, prefixes, tokens
 from meshforge.net6.babel import new_hmac_key
 from meshforge.net6.database import (
     SQLITE_BUSY_TIMEOUT_S,
     lock_pool_table,
-    locked_pools,
     make_engine,
     writer,
 )
@@ -42,51 +40,21 @@ from meshforge.net6.models import (
 )
 from meshforge.net6.settings import Net6Settings
 from meshforge.net6.tinc import check_name, parse_host_file
+from meshforge.net6.views import (
+    GatewayView,
+    Invite,
+    Redeemed,
+    ServerView,
+    gateway_view,
+    server_view,
+)
+
+__all__ = ["Broker", "GatewayView", "Invite", "Redeemed", "ServerView"]
 
 log = logging.getLogger(__name__)
 
 HMAC_SETTING = "babeld_hmac_key"
 LABEL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class GatewayView:
-    name: str
-    community: str
-    subnet: str
-    public_key: str
-    address: str | None
-    port: int | None
-    lan: str | None
-    babeld_version: str | None
-    created_at: datetime
-    last_seen: datetime | None
-    last_status: dict[str, Any] | None
-    revoked_at: datetime | None
-
-
-@dataclass(frozen=True)
-class ServerView:
-    name: str
-    community: str
-    host_file: str
-    link_prefix: str | None
-    directory: str | None
-
-
-@dataclass(frozen=True)
-class Invite:
-    name: str
-    size: int
-    community: str
-    token: str  # shown once; only its hash is stored
-    expires_at: datetime
-
-
-@dataclass(frozen=True)
-class Redeemed:
-    gateway: GatewayView
-    token: str  # the gateway's own credential, shown once
 
 
 class Broker:
@@ -163,7 +131,10 @@ class Broker:
 
     def pools(self, community: str | None = None) -> list[IPv6Network]:
         with self.session() as session:
-            return [prefixes.parse_prefix(p.prefix) for p in _pools(session, community)]
+            return [
+                prefixes.parse_prefix(p.prefix)
+                for p in allocation.pools_of(session, community)
+            ]
 
     def communities(self) -> list[str]:
         with self.session() as session:
@@ -187,8 +158,7 @@ class Broker:
         nets = [prefixes.parse_prefix(prefix) for prefix, _ in wanted]
         with self.writing() as session:
             for net, (_, holder) in zip(nets, wanted, strict=True):
-                _reserve(session, community, net, holder)
-                session.flush()  # the next overlap check sees this one
+                allocation.reserve(session, community, net, holder)
         return nets
 
     def release(self, prefix: str) -> None:
@@ -203,7 +173,7 @@ class Broker:
                     f"{net} still belongs to gateway {row.holder!r}; revoke the "
                     "gateway first with `meshforge net6 revoke`."
                 )
-            if _server_link(session, row.holder, net):
+            if allocation.is_server_link(session, row.holder, net):
                 raise Net6Error(
                     f"{net} is the tunnel link prefix of server {row.holder!r}; "
                     "it stays reserved while that server is in the mesh."
@@ -239,7 +209,7 @@ class Broker:
             if row is None:
                 if link_prefix is not None:
                     link = prefixes.parse_prefix(link_prefix)
-                    _reserve(session, community, link, name)
+                    allocation.reserve(session, community, link, name)
                 row = Server(name=name, community=community)
                 session.add(row)
             elif row.link_prefix != link_prefix:
@@ -251,16 +221,16 @@ class Broker:
             row.host_file = host_file
             row.link_prefix = link_prefix
             row.directory = directory
-            return _server_view(row)
+            return server_view(row)
 
     def server(self, name: str) -> ServerView | None:
         with self.session() as session:
             row = session.scalar(select(Server).where(Server.name == name))
-            return _server_view(row) if row is not None else None
+            return server_view(row) if row is not None else None
 
     def servers(self) -> list[ServerView]:
         with self.session() as session:
-            return [_server_view(row) for row in session.scalars(select(Server))]
+            return [server_view(row) for row in session.scalars(select(Server))]
 
     # --- operators ---------------------------------------------------------
 
@@ -295,7 +265,7 @@ class Broker:
         token = tokens.new_token()
         expires_at = utcnow() + expires_in
         with self.writing() as session:
-            if not _pools(session, community):
+            if not allocation.pools_of(session, community):
                 raise Net6Error(
                     f"Community {community!r} has no prefix pool; add one with "
                     "`meshforge net6 pool add` before inviting gateways."
@@ -330,8 +300,8 @@ class Broker:
         self.purge_holds()
         gateway_token = tokens.new_token()
         with self.writing() as session:
-            invitation = _claim(session, tokens.hash_token(token))
-            subnet = _allocate(session, invitation.community, invitation.size)
+            invitation = invitations.claim(session, tokens.hash_token(token))
+            subnet = allocation.allocate(session, invitation.community, invitation.size)
             _drop_revoked(session, invitation.name)
             row = Gateway(
                 name=invitation.name,
@@ -345,15 +315,8 @@ class Broker:
                 babeld_version=babeld_version,
             )
             session.add(row)
-            session.add(
-                Assignment(
-                    prefix=str(subnet),
-                    pool_id=_pool_id(session, subnet),
-                    holder=invitation.name,
-                )
-            )
-            session.flush()
-            view = _gateway_view(row)
+            allocation.assign(session, subnet, invitation.name)
+            view = gateway_view(row)
         log.info("gateway %s joined with %s", view.name, view.subnet)
         return Redeemed(gateway=view, token=gateway_token)
 
@@ -368,14 +331,14 @@ class Broker:
                     "This gateway credential is unknown or was revoked; ask the "
                     "operator for a new invitation."
                 )
-            return _gateway_view(row)
+            return gateway_view(row)
 
     def gateways(self, include_revoked: bool = False) -> list[GatewayView]:
         with self.session() as session:
             query = select(Gateway).order_by(Gateway.name)
             if not include_revoked:
                 query = query.where(Gateway.revoked_at.is_(None))
-            return [_gateway_view(row) for row in session.scalars(query)]
+            return [gateway_view(row) for row in session.scalars(query)]
 
     def report_status(self, name: str, status: dict[str, Any]) -> None:
         with self.writing() as session:
@@ -388,7 +351,7 @@ class Broker:
     def cancel_invitations(self, name: str) -> int:
         """Void every unused invitation for name; returns how many."""
         with self.writing() as session:
-            return _cancel_invitations(session, name)
+            return invitations.cancel(session, name)
 
     def revoke_name(self, name: str) -> tuple[GatewayView | None, int]:
         """Revoke gateway name and void its unused invitations.
@@ -412,7 +375,7 @@ class Broker:
         """
         now = utcnow()
         with self.writing() as session:
-            _cancel_invitations(session, name)
+            invitations.cancel(session, name)
             row = _live_gateway(session, name)
             if row is None:
                 raise _no_gateway(name)
@@ -424,7 +387,7 @@ class Broker:
                 .where(Assignment.prefix == row.subnet)
                 .values(hold_until=hold)
             )
-            view = _gateway_view(row)
+            view = gateway_view(row)
         log.info("gateway %s revoked; %s held until grace ends", name, view.subnet)
         self.purge_holds()
         return view
@@ -444,14 +407,15 @@ class Broker:
         host = parse_host_file(name, text)
         with self.writing() as session:
             pools = [
-                prefixes.parse_prefix(p.prefix) for p in _pools(session, community)
+                prefixes.parse_prefix(p.prefix)
+                for p in allocation.pools_of(session, community)
             ]
-            subnet = _subnet_in_pools(host.subnets, pools, name)
+            subnet = allocation.subnet_in_pools(host.subnets, pools, name)
             existing = session.scalar(
                 select(Assignment).where(Assignment.prefix == str(subnet))
             )
             if existing is None:
-                _reserve(session, community, subnet, name)
+                allocation.reserve(session, community, subnet, name)
             elif existing.holder != name:
                 raise Net6Error(
                     f"{subnet} of host file {name!r} is already held by "
@@ -474,14 +438,7 @@ class Broker:
             )
             session.add(row)
             session.flush()
-            return _gateway_view(row)
-
-
-def _pools(session: Session, community: str | None) -> list[Pool]:
-    query = select(Pool).order_by(Pool.id)
-    if community is not None:
-        query = query.where(Pool.community == community)
-    return list(session.scalars(query))
+            return gateway_view(row)
 
 
 def check_label(text: str, what: str) -> str:
@@ -498,95 +455,6 @@ def _no_gateway(name: str) -> NotFound:
     return NotFound(
         f"No gateway named {name!r} is in the mesh; `meshforge net6 gateways` "
         "lists the names of those that are."
-    )
-
-
-def _server_link(session: Session, holder: str, prefix: str) -> bool:
-    query = select(Server.id).where(Server.name == holder, Server.link_prefix == prefix)
-    return session.scalar(query) is not None
-
-
-def _cancel_invitations(session: Session, name: str) -> int:
-    """Void unused invitations by letting them expire now."""
-    now = utcnow()
-    result = session.execute(
-        update(Invitation)
-        .where(
-            Invitation.name == name,
-            Invitation.used_at.is_(None),
-            Invitation.expires_at > now,
-        )
-        .values(expires_at=now)
-    )
-    cancelled: int = getattr(result, "rowcount", 0)
-    if cancelled:
-        log.info("voided %d unused invitation(s) for %s", cancelled, name)
-    return cancelled
-
-
-def _taken(session: Session) -> list[IPv6Network]:
-    return [
-        prefixes.parse_prefix(p) for p in session.scalars(select(Assignment.prefix))
-    ]
-
-
-def _allocate(session: Session, community: str, size: int) -> IPv6Network:
-    """Pick a free /size; the caller's transaction holds the pool lock."""
-    pools = [prefixes.parse_prefix(p.prefix) for p in locked_pools(session, community)]
-    return prefixes.allocate(pools, size, _taken(session))
-
-
-def _reserve(session: Session, community: str, net: IPv6Network, holder: str) -> None:
-    pools = [prefixes.parse_prefix(p.prefix) for p in locked_pools(session, community)]
-    prefixes.check_within(pools, net)
-    for taken in _taken(session):
-        if taken.overlaps(net):
-            raise Net6Error(
-                f"{net} overlaps {taken}, which is already assigned; import "
-                "each prefix once."
-            )
-    session.add(
-        Assignment(prefix=str(net), pool_id=_pool_id(session, net), holder=holder)
-    )
-
-
-def _pool_id(session: Session, net: IPv6Network) -> int:
-    for pool in session.scalars(select(Pool)):
-        if net.subnet_of(prefixes.parse_prefix(pool.prefix)):
-            return pool.id
-    raise Net6Error(f"{net} lies in no pool.")
-
-
-def _claim(session: Session, digest: str) -> Invitation:
-    """Mark an invitation used, atomically: a second redeemer updates 0 rows."""
-    now = utcnow()
-    result = session.execute(
-        update(Invitation)
-        .where(
-            Invitation.token_hash == digest,
-            Invitation.used_at.is_(None),
-            Invitation.expires_at > now,
-        )
-        .values(used_at=now)
-    )
-    row = session.scalar(select(Invitation).where(Invitation.token_hash == digest))
-    if getattr(result, "rowcount", 0) == 1 and row is not None:
-        return row
-    raise InvitationError(_refusal(row))
-
-
-def _refusal(row: Invitation | None) -> str:
-    if row is None:
-        return "This invitation token is not known; check that it was copied whole."
-    if row.used_at is not None:
-        return (
-            f"The invitation for {row.name!r} was already used; invitations work "
-            "once. Ask the operator for a new one."
-        )
-    expired = f"{row.expires_at:%Y-%m-%d %H:%M}"
-    return (
-        f"The invitation for {row.name!r} expired (or was revoked) at {expired} "
-        "UTC; ask the operator for a new one."
     )
 
 
@@ -612,22 +480,6 @@ def _checked_key(name: str, public_key: str) -> str:
     return parse_host_file(name, public_key).public_key
 
 
-def _subnet_in_pools(
-    subnets: list[str], pools: list[IPv6Network], name: str
-) -> IPv6Network:
-    for text in subnets:
-        try:
-            net = IPv6Network(text, strict=True)
-        except ValueError:
-            continue
-        if any(net.subnet_of(pool) for pool in pools):
-            return net
-    raise Net6Error(
-        f"Host file {name!r} has no IPv6 Subnet inside this community's pools "
-        f"({', '.join(map(str, pools)) or 'none'}); add the pool first."
-    )
-
-
 def _first_address(
     addresses: list[str], port: int | None
 ) -> tuple[str | None, int | None]:
@@ -635,30 +487,3 @@ def _first_address(
         return None, None
     host, _, given = addresses[0].partition(" ")
     return host, int(given) if given.strip().isdigit() else port
-
-
-def _gateway_view(row: Gateway) -> GatewayView:
-    return GatewayView(
-        name=row.name,
-        community=row.community,
-        subnet=row.subnet,
-        public_key=row.public_key,
-        address=row.address,
-        port=row.port,
-        lan=row.lan,
-        babeld_version=row.babeld_version,
-        created_at=row.created_at,
-        last_seen=row.last_seen,
-        last_status=row.last_status,
-        revoked_at=row.revoked_at,
-    )
-
-
-def _server_view(row: Server) -> ServerView:
-    return ServerView(
-        name=row.name,
-        community=row.community,
-        host_file=row.host_file,
-        link_prefix=row.link_prefix,
-        directory=row.directory,
-    )

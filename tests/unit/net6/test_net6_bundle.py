@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from meshforge.net6.bundle import MeshView, outage_risk, render_gateway_bundle
-from meshforge.net6.store import GatewayView, ServerView
+from meshforge.net6.views import GatewayView, ServerView
 
 KEY = "-----BEGIN RSA PUBLIC KEY-----\nTESTKEY\n-----END RSA PUBLIC KEY-----"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
