@@ -12,6 +12,11 @@ NAT, gw2 behind NAT with the tinc port forwarded), once per round, and times:
 
 Needs root, ip, iptables, tincd and babeld. Runs everything inside namespaces
 it creates and removes; sends nothing outside them.
+
+Also, without namespaces: JOINS redemptions of mixed sizes from THREADS
+threads at once on one broker, on SQLite and (when it runs on 127.0.0.1) on
+PostgreSQL, to show what serialising allocations costs; the run checks that
+no two delegations overlap.
 """
 
 from __future__ import annotations
@@ -118,13 +123,96 @@ def _summary(rounds: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     }
 
 
+JOINS, THREADS = 64, 8
+JOIN_SIZES = (52, 56, 60, 64, 58, 62, 54, 63)
+PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _joins_on(url: str) -> dict[str, float]:
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+    from ipaddress import IPv6Network
+    from itertools import combinations
+
+    from meshforge.net6.settings import Net6Settings
+    from meshforge.net6.store import Broker
+
+    broker = Broker(Net6Settings(database_url=url))
+    broker.create_schema()
+    broker.add_pool("bench", "2001:db8:300::/48")
+    key = _sample_key()
+    tokens = [
+        broker.invite(f"b{i}", JOIN_SIZES[i % 8], "bench", timedelta(hours=1)).token
+        for i in range(JOINS)
+    ]
+
+    def timed(token: str) -> tuple[float, str]:
+        started = time.monotonic()
+        subnet = broker.redeem(token, key).gateway.subnet
+        return time.monotonic() - started, subnet
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(THREADS) as pool:
+        done = list(pool.map(timed, tokens))
+    wall = time.monotonic() - started
+    nets = [IPv6Network(subnet) for _, subnet in done]
+    assert not any(a.overlaps(b) for a, b in combinations(nets, 2)), "overlap"
+    broker.engine.dispose()
+    latencies = sorted(seconds for seconds, _ in done)
+    return {
+        "joins": JOINS,
+        "threads": THREADS,
+        "wall_s": round(wall, 3),
+        "joins_per_s": round(JOINS / wall, 1),
+        "latency_p50_ms": round(1000 * statistics.median(latencies), 1),
+        "latency_p95_ms": round(1000 * latencies[int(0.95 * JOINS) - 1], 1),
+    }
+
+
+def _sample_key() -> str:
+    from meshforge.net6.tinc import parse_host_file
+
+    host = "data/upstream-samples/librenet6/gsoc/etc/tinc/librenet6/hosts/"
+    text = (ROOT / host / "server_gsoc").read_text()
+    return parse_host_file("server_gsoc", text).public_key
+
+
+def concurrent_joins() -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="mf6-joins-") as tmp:
+        results["sqlite"] = _joins_on(f"sqlite:///{tmp}/net6.db")
+    results["postgresql"] = _on_postgres()
+    return results
+
+
+def _on_postgres() -> dict[str, Any]:
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"mf_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_BASE)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError:
+        return {"skipped": "PostgreSQL is not running on 127.0.0.1:5432"}
+    try:
+        return _joins_on(f"{PG_BASE}?options=-csearch_path%3D{schema}")
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def main() -> dict[str, Any]:
     helper = _helper()
+    results: dict[str, Any] = {"concurrent_joins": concurrent_joins()}
     missing = helper.missing_requirements()
     if missing:
-        return {"skipped": f"needs {', '.join(missing)}"}
+        results["skipped"] = f"namespaces need {', '.join(missing)}"
+        return results
     rounds = int(os.environ.get("MF6_BENCH_ROUNDS", "3"))
-    results: dict[str, Any] = {}
     for hello in (1.0, 4.0):
         count = rounds if hello == 1.0 else 1
         runs = [_round(helper, hello, i) for i in range(count)]
