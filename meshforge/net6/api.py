@@ -219,7 +219,10 @@ def _admin_routes(app: FastAPI) -> None:
     @app.post("/admin/login")
     def login(request: Request, token: Annotated[str, Form()]) -> Response:
         if _broker(request).operator_for(token) is None:
-            context = {"error": "That operator token is not known."}
+            context = {
+                "error": "That operator token is not known; make one on the "
+                "server with `meshforge net6 operator add NAME`."
+            }
             return TEMPLATES.TemplateResponse(request, "net6_login.html", context, 401)
         response = RedirectResponse("/admin", status_code=303)
         secure = request.url.scheme == "https"

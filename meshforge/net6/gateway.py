@@ -294,6 +294,10 @@ def _answer(url: str, response: httpx.Response) -> dict[str, Any]:
         body = {}
     if response.is_success:
         return body
-    detail = body.get("detail") or f"HTTP {response.status_code} from {url}"
+    detail = body.get("detail") or (
+        f"The broker at {url} answered HTTP {response.status_code} without an "
+        "explanation (a proxy in front of it, or a crash); try again later and "
+        "tell the operator if it lasts."
+    )
     error = InvitationError if response.status_code in (401, 403) else Net6Error
     raise error(str(detail))

@@ -18,7 +18,13 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from meshforge.errors import InvitationError, Net6Busy, Net6Error, NotFound
+from meshforge.errors import (
+    FormatError,
+    InvitationError,
+    Net6Busy,
+    Net6Error,
+    NotFound,
+)
 from meshforge.net6 import allocation, invitations, prefixes, tokens
 from meshforge.net6.babel import new_hmac_key
 from meshforge.net6.database import (
@@ -477,7 +483,16 @@ def _drop_revoked(session: Session, name: str) -> None:
 
 
 def _checked_key(name: str, public_key: str) -> str:
-    return parse_host_file(name, public_key).public_key
+    """The RSA block of a joining gateway's key; a bad one is the client's fault."""
+    try:
+        return parse_host_file(name, public_key).public_key
+    except FormatError as exc:
+        raise Net6Error(
+            "The public key sent with the join holds no RSA public key block "
+            "(-----BEGIN RSA PUBLIC KEY-----), which tinc 1.0 needs. `meshforge "
+            "net6 gateway join` makes one with tincd; nothing was used up, so "
+            "the invitation still works."
+        ) from exc
 
 
 def _first_address(

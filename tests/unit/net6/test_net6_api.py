@@ -283,3 +283,15 @@ def test_admin_form_errors_show_on_the_page(
         "Nothing was changed: &#39;gw&lt;b&gt;&#39; cannot be a tinc node" in page.text
     )
     assert "<b>" not in page.text.split("Nothing was changed")[1][:80]
+
+
+def test_a_join_with_a_bad_key_is_a_client_error_and_keeps_the_invitation(
+    client: TestClient, operator: dict[str, str], public_key: str
+) -> None:
+    token = _invite(client, operator, "gw1")
+
+    bad = client.post("/api/v1/join", json={"token": token, "public_key": "ssh-rsa"})
+
+    assert bad.status_code == 400
+    assert "the invitation still works" in bad.json()["detail"]
+    assert _join(client, token, public_key)["bundle"]["name"] == "gw1"
