@@ -57,6 +57,25 @@ def reserve(session: Session, community: str, net: IPv6Network, holder: str) -> 
     assign(session, net, holder)
 
 
+def reserve_unless_held(
+    session: Session, community: str, net: IPv6Network, holder: str
+) -> None:
+    """Reserve net for holder, unless holder holds it already (an import).
+
+    A hold left by revoking the same holder ends: it holds the prefix again.
+    """
+    existing = session.scalar(select(Assignment).where(Assignment.prefix == str(net)))
+    if existing is None:
+        reserve(session, community, net, holder)
+    elif existing.holder == holder:
+        existing.hold_until = None
+    else:
+        raise Net6Error(
+            f"{net} of host file {holder!r} is already held by "
+            f"{existing.holder!r}; fix one of the two first."
+        )
+
+
 def assign(session: Session, net: IPv6Network, holder: str) -> None:
     """Record net as holder's; flushed, so later checks in the session see it."""
     session.add(

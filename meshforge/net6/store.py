@@ -412,26 +412,15 @@ class Broker:
         """Adopt a gateway of an older tinc 1.0 setup from its host file."""
         host = parse_host_file(name, text)
         with self.writing() as session:
-            pools = [
-                prefixes.parse_prefix(p.prefix)
-                for p in allocation.pools_of(session, community)
-            ]
+            pools = allocation.pool_networks(session, community)
             subnet = allocation.subnet_in_pools(host.subnets, pools, name)
-            existing = session.scalar(
-                select(Assignment).where(Assignment.prefix == str(subnet))
-            )
-            if existing is None:
-                allocation.reserve(session, community, subnet, name)
-            elif existing.holder != name:
-                raise Net6Error(
-                    f"{subnet} of host file {name!r} is already held by "
-                    f"{existing.holder!r}; fix one of the two first."
-                )
-            if session.scalar(select(Gateway.id).where(Gateway.name == name)):
+            if _live_gateway(session, name) is not None:
                 raise Net6Error(
                     f"A gateway named {name!r} is already in the mesh; it was "
                     "imported or joined before. Revoke it first to import it anew."
                 )
+            session.execute(delete(Gateway).where(Gateway.name == name))
+            allocation.reserve_unless_held(session, community, subnet, name)
             address, port = _first_address(host.addresses, host.port)
             row = Gateway(
                 name=name,

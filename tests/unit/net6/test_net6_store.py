@@ -270,3 +270,17 @@ def test_a_host_file_imported_twice_is_refused(
 
     with pytest.raises(Net6Error, match="already in the mesh"):
         mesh_broker.import_host_file("default", "oldgw", text)
+
+
+def test_a_revoked_imported_gateway_can_be_imported_again(
+    mesh_broker: Broker, public_key: str
+) -> None:
+    text = f"Subnet = 2001:db8:100:a00::/56\n{public_key}"
+    mesh_broker.import_host_file("default", "oldgw", text)
+    mesh_broker.revoke("oldgw")
+
+    again = mesh_broker.import_host_file("default", "oldgw", text)
+
+    assert again.subnet == "2001:db8:100:a00::/56"
+    assert [gw.name for gw in mesh_broker.gateways()] == ["oldgw"]
+    assert ("2001:db8:100:a00::/56", "oldgw", None) in mesh_broker.assignments()
