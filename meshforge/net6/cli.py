@@ -132,7 +132,9 @@ def serve(host: str, port: int) -> None:
 
     from meshforge.net6.api import create_app
 
-    uvicorn.run(create_app(Net6Settings()), host=host, port=port, proxy_headers=True)
+    # A broker on an empty database would refuse every invitation; say so now.
+    app = create_app(broker=_broker())
+    uvicorn.run(app, host=host, port=port, proxy_headers=True)
 
 
 @group.command()

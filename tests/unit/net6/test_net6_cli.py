@@ -307,3 +307,12 @@ def test_pool_import_is_all_or_nothing(runner: CliRunner, tmp_path: Path) -> Non
     assert isinstance(overlapped.exception, Net6Error)
     assert "Nothing was imported" in overlapped.exception.detail
     assert "gw_a" not in listing
+
+
+def test_serve_without_a_database_refuses_to_start(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(cli, ["net6", "serve", "--port", "1"])
+
+    assert isinstance(result.exception, Net6Error)
+    assert "run `meshforge net6 init` first" in result.exception.detail
