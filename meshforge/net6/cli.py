@@ -191,8 +191,12 @@ def list_gateways(as_json: bool) -> None:
     if not rows:
         click.echo("No gateways yet; invite one with `meshforge net6 invite NAME`.")
     for row in rows:
-        seen = f"{row.last_seen:%Y-%m-%d %H:%M}" if row.last_seen else "never"
-        click.echo(f"{row.name:20} {row.subnet:24} {row.state:10} seen {seen}")
+        seen = (
+            f" (last report {row.last_seen:%Y-%m-%d %H:%M} UTC)"
+            if row.last_seen
+            else ""
+        )
+        click.echo(f"{row.name:20} {row.subnet:24} {row.state}{seen}")
         if row.warning:
             click.echo(f"  warning: {row.warning}")
 
