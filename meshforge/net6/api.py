@@ -21,7 +21,6 @@ from fastapi.templating import Jinja2Templates
 
 from meshforge.errors import MeshforgeError, Net6Unauthorized
 from meshforge.net6 import api_errors, bundle, overview, prefixes, tokens
-from meshforge.net6.gateway import check_broker_url
 from meshforge.net6.schemas import (
     BundleOut,
     GatewayOut,
@@ -35,6 +34,7 @@ from meshforge.net6.schemas import (
 from meshforge.net6.server import sync_server_hosts
 from meshforge.net6.settings import Net6Settings
 from meshforge.net6.store import Broker
+from meshforge.net6.urls import check_broker_url
 from meshforge.net6.views import GatewayView
 
 log = logging.getLogger(__name__)

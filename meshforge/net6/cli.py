@@ -10,12 +10,12 @@ import click
 
 from meshforge.errors import Net6Error
 from meshforge.net6 import daemons, overview, prefixes, sixtofour, tokens
-from meshforge.net6.gateway import check_broker_url
 from meshforge.net6.gateway_cli import gateway
 from meshforge.net6.server import InitOptions, init_server, sync_server_hosts
 from meshforge.net6.settings import Net6Settings
 from meshforge.net6.store import Broker
 from meshforge.net6.tinc import check_name
+from meshforge.net6.urls import check_broker_url
 
 
 def _broker(create: bool = False) -> Broker:

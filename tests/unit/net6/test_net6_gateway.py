@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 
 from meshforge.errors import InvitationError, Net6Error
-from meshforge.net6 import gateway, tinc
+from meshforge.net6 import gateway, tinc, urls
 from meshforge.net6.api import create_app
 from meshforge.net6.store import Broker
 
@@ -38,20 +38,20 @@ pytestmark = pytest.mark.skipif(
     ],
 )
 def test_invitation_urls(url: str, insecure: bool, base: str) -> None:
-    parsed = gateway.parse_invitation(url, insecure)
+    parsed = urls.parse_invitation(url, insecure)
 
     assert (parsed.base_url, parsed.token) == (base, "abc")
 
 
 def test_plain_http_to_another_host_is_refused() -> None:
     with pytest.raises(InvitationError, match="--insecure"):
-        gateway.parse_invitation("http://198.51.100.2/join/abc")
+        urls.parse_invitation("http://198.51.100.2/join/abc")
 
 
 @pytest.mark.parametrize("url", ["https://b.example/abc", "ftp://b/join/x", "join"])
 def test_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(InvitationError, match="not an invitation URL"):
-        gateway.parse_invitation(url)
+        urls.parse_invitation(url)
 
 
 @pytest.fixture
@@ -205,10 +205,10 @@ def test_leave_after_the_operator_revoked_still_cleans_up(
 
 
 def test_check_broker_url() -> None:
-    assert gateway.check_broker_url("https://b.example.org/") == "https://b.example.org"
+    assert urls.check_broker_url("https://b.example.org/") == "https://b.example.org"
     for bad in ("ftp://b.example.org", "not a url", "https://"):
         with pytest.raises(Net6Error, match="not a broker URL"):
-            gateway.check_broker_url(bad)
+            urls.check_broker_url(bad)
 
 
 def test_adopt_with_a_bad_broker_url_names_the_url(tmp_path: Path) -> None:
