@@ -54,9 +54,14 @@ def remove_stale_hosts(root: Path, keep: set[str]) -> list[str]:
 
 
 def _inside(root: Path, relative: str) -> Path:
+    """Where relative lands under root; a bundle must not climb out of it."""
     path = (root / relative).resolve()
     if not path.is_relative_to(root.resolve()):
-        raise ValueError(f"{relative!r} would be written outside {root}")
+        raise Net6Error(
+            f"Refused to write {relative!r}: it lies outside {root}. The "
+            "broker sent a file name it never should; nothing else was written "
+            "after it. Tell the broker's operator."
+        )
     return path
 
 
