@@ -257,7 +257,10 @@ def _admin_routes(app: FastAPI) -> None:
     def admin_revoke(
         name: str, request: Request, _: Annotated[str, Depends(_operator)]
     ) -> Response:
-        _broker(request).revoke_name(name)
+        try:
+            _broker(request).revoke_name(name)
+        except MeshforgeError as exc:
+            return _admin_page(request, None, exc.detail, exc.status)
         sync_server_hosts(_broker(request))
         return RedirectResponse("/admin", status_code=303)
 

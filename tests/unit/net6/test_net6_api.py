@@ -295,3 +295,14 @@ def test_a_join_with_a_bad_key_is_a_client_error_and_keeps_the_invitation(
     assert bad.status_code == 400
     assert "the invitation still works" in bad.json()["detail"]
     assert _join(client, token, public_key)["bundle"]["name"] == "gw1"
+
+
+def test_admin_revoke_of_an_unknown_name_shows_on_the_page(
+    client: TestClient, mesh_broker: Broker
+) -> None:
+    client.post("/admin/login", data={"token": mesh_broker.add_operator("bob")})
+
+    page = client.post("/admin/revoke/ghost")
+
+    assert page.status_code == 404
+    assert "Nothing was changed: No gateway named &#39;ghost&#39;" in page.text
