@@ -245,9 +245,13 @@ def _admin_routes(app: FastAPI) -> None:
         name: Annotated[str, Form()],
         size: Annotated[str, Form()] = "/56",
         expires: Annotated[str, Form()] = "1d",
+        community: Annotated[str | None, Form()] = None,
     ) -> Response:
+        wanted = InvitationIn(
+            name=name, size=size, expires=expires, community=community
+        )
         try:
-            made = _invite(request, InvitationIn(name=name, size=size, expires=expires))
+            made = _invite(request, wanted)
         except MeshforgeError as exc:
             # A person filled in the form: show the reason on the page.
             return _admin_page(request, None, exc.detail, exc.status)
@@ -278,5 +282,6 @@ def _admin_page(
         "pools": broker.assignments(),
         "invitation": made,
         "error": error,
+        "communities": broker.communities(),
     }
     return TEMPLATES.TemplateResponse(request, "net6_admin.html", context, status)

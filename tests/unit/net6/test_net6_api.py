@@ -306,3 +306,20 @@ def test_admin_revoke_of_an_unknown_name_shows_on_the_page(
 
     assert page.status_code == 404
     assert "Nothing was changed: No gateway named &#39;ghost&#39;" in page.text
+
+
+def test_admin_form_names_the_community_when_there_are_several(
+    client: TestClient, mesh_broker: Broker
+) -> None:
+    mesh_broker.add_pool("quintana", "2001:db8:900::/48")
+    client.post("/admin/login", data={"token": mesh_broker.add_operator("bob")})
+
+    form = client.get("/admin").text
+    page = client.post(
+        "/admin/invite",
+        data={"name": "qgw", "size": "/56", "expires": "1d", "community": "quintana"},
+    )
+
+    assert '<select name="community">' in form
+    assert page.status_code == 200
+    assert "Invitation for <strong>qgw</strong>" in page.text
