@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from meshforge import __version__
 from meshforge.api import builds, errors, stats, store, tree, upgrade
 from meshforge.api.fastpath import BuildAnswerMemo
-from meshforge.api.limits import BodyLimit
+from meshforge.asgi import BodyLimit
 from meshforge.config import Settings, get_settings
 from meshforge.errors import MeshforgeError
 from meshforge.runtime import Runtime

@@ -8,27 +8,30 @@ make the broker parse a huge key or status report.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from meshforge.asgi import BodyLimit
 from meshforge.errors import MeshforgeError
 
 # A join carries a 4 KiB key; a status report at most 10,000 routes.
 MAX_BODY_BYTES = 1 << 20
 TITLES = {404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large"}
+TOO_LARGE = (
+    f"The request body is larger than the {MAX_BODY_BYTES} bytes this broker "
+    "accepts; a join or status report is far smaller, so check what is being sent."
+)
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(MeshforgeError, _meshforge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, detail=TOO_LARGE)
 
 
 def error_body(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -70,55 +73,3 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         )
     title = TITLES.get(exc.status_code, "Error")
     return JSONResponse(error_body(exc.status_code, title, detail), exc.status_code)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BodyLimit:
-    """Answer 413 to a body over max_bytes, by its length or while reading it."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if _declared_length(scope) > self.max_bytes:
-            await self._refuse(send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
-                raise BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except BodyTooLarge:
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        detail = (
-            f"The request body is larger than the {self.max_bytes} bytes this "
-            "broker accepts; a join or status report is far smaller, so check "
-            "what is being sent."
-        )
-        body = json.dumps(error_body(413, TITLES[413], detail)).encode()
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-
-def _declared_length(scope: Scope) -> int:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0
-    return 0

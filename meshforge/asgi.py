@@ -1,4 +1,9 @@
-"""Refuse request bodies larger than the server accepts (413)."""
+"""ASGI pieces shared by meshforge's HTTP apps (the image API, the broker).
+
+:class:`BodyLimit` refuses request bodies larger than a server accepts (413),
+by their declared length or while they are read, so that nobody can make a
+server parse a huge body.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,13 @@ class TooLarge(Exception):
 class BodyLimit:
     """Answers 413 before or while reading a body over ``max_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, detail: str = "") -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.detail = detail or (
+            f"The request body is larger than this server accepts "
+            f"({max_bytes} bytes). Send a smaller request."
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,11 +63,7 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
-            {
-                "status": 413,
-                "detail": f"The request body is larger than this server accepts "
-                f"({self.max_bytes} bytes). Send a smaller request.",
-            }
+            {"status": 413, "title": "Payload Too Large", "detail": self.detail}
         ).encode()
         headers = [
             (b"content-type", b"application/json"),
