@@ -17,7 +17,12 @@ import click
 
 from meshforge.client.changes import PackageChange
 from meshforge.client.device import Device, configured_server, read_device
-from meshforge.client.download import Downloader, Expected
+from meshforge.client.download import (
+    Downloader,
+    Expected,
+    plain_file_name,
+    store_url,
+)
 from meshforge.client.images import Image, choose_image
 from meshforge.client.install import install, sysupgrade_command
 from meshforge.client.installed import InstalledPackages, read_installed
@@ -287,14 +292,12 @@ def fetch_image(
         device.rootfs_type,
         device.efi,
     )
-    url = obj.server.url(
-        f"/store/{body.get('bin_dir') or result.request_hash}/{image.name}"
-    )
+    name = plain_file_name(image.name)
+    bin_dir = str(body.get("bin_dir") or result.request_hash)
+    url = store_url(obj.server.base_url, bin_dir, name)
     folder = output_dir or obj.root / "tmp"
     downloader = Downloader(obj.server.http)
-    return downloader.fetch(
-        url, folder / image.name, Expected(image.sha256, image.size)
-    )
+    return downloader.fetch(url, folder / name, Expected(image.sha256, image.size))
 
 
 class Progress:

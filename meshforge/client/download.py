@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -23,6 +24,43 @@ log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_BIN_DIR = re.compile(r"^[0-9a-f]{64}$")
+# Longest name most filesystems accept; image names are far shorter.
+MAX_NAME = 255
+
+
+def plain_file_name(name: str) -> str:
+    """``name`` if it is one plain file name, else :class:`ServerUnavailable`.
+
+    The name comes from the server's build answer; a path in it would let
+    a hostile or broken server write outside --output-dir.
+    """
+    bad = (
+        not name
+        or len(name) > MAX_NAME
+        or name in (".", "..")
+        or any(char in name for char in "/\\")
+        or any(ord(char) < 32 or ord(char) == 127 for char in name)
+    )
+    if bad:
+        raise ServerUnavailable(
+            f"The server named the image {name[:80]!r}, which is not a plain "
+            "file name; nothing was downloaded. The build answer is broken or "
+            "hostile: tell the operator of the server."
+        )
+    return name
+
+
+def store_url(base_url: str, bin_dir: str, name: str) -> str:
+    """The download URL of ``name`` below ``/store/<bin_dir>/``."""
+    if not _BIN_DIR.match(bin_dir):
+        raise ServerUnavailable(
+            f"The server named the build folder {bin_dir[:80]!r}, not 64 "
+            "lowercase hex digits; nothing was downloaded. Tell the operator "
+            "of the server."
+        )
+    safe = quote(plain_file_name(name), safe="")
+    return f"{base_url.rstrip('/')}/store/{bin_dir}/{safe}"
 
 
 @dataclass(frozen=True)
@@ -69,6 +107,7 @@ class Downloader:
 
     def fetch(self, url: str, dest: Path, expected: Expected) -> Path:
         """Download ``url`` to ``dest`` and verify it; return ``dest``."""
+        plain_file_name(dest.name)
         if dest.is_file() and _matches(dest, expected):
             log.info("%s is already downloaded and verified", dest)
             return dest
