@@ -32,7 +32,7 @@ from meshforge.client.plan import (
     UpgradeCheck,
     build_request,
 )
-from meshforge.client.server import BuildStatus, RetryPolicy, Server
+from meshforge.client.server import BuildStatus, RetryPolicy, Server, url_problem
 from meshforge.errors import ClientError, VerificationError
 
 # `notify` exits with this when an upgrade exists; cron mails the line.
@@ -71,6 +71,7 @@ class Context:
                 "MESHFORGE_UPGRADE_SERVER, or set server.url in "
                 "/etc/config/attendedsysupgrade."
             )
+        check_url(url, "server URL")
         return Server(url, policy=self.policy)
 
     def device(self) -> tuple[Device, InstalledPackages]:
@@ -114,7 +115,21 @@ def group(
     upstream: str | None,
 ) -> None:
     """Upgrade this router through a build server, keeping its packages."""
+    if server:
+        check_url(server, "--server")
+    if upstream:
+        check_url(upstream, "--upstream")
     ctx.obj = Context(root, board_json, server, upstream)
+
+
+def check_url(url: str, what: str) -> None:
+    """A malformed URL is a usage error, before any request is sent."""
+    problem = url_problem(url)
+    if problem:
+        raise click.UsageError(
+            f"The {what} {url[:200]!r} is not a usable URL: {problem}. Give a "
+            "base URL such as https://sysupgrade.example.org."
+        )
 
 
 # --- check ---------------------------------------------------------------

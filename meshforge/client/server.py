@@ -94,6 +94,28 @@ def _pydantic_item(item: Any) -> str:
     return f"{where}: {item.get('msg', '')}".strip(": ")
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a server's base URL; ``None`` if it can.
+
+    Checked before any request so that a typo never reaches a DNS lookup
+    or the retry loop.
+    """
+    if any(char.isspace() or ord(char) < 32 for char in url):
+        return "it contains spaces or control characters"
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except httpx.InvalidURL as exc:
+        return f"it cannot be parsed ({exc})"
+    if parsed.scheme not in ("http", "https"):
+        return "it must start with http:// or https://"
+    if not parsed.host:
+        return "it names no host"
+    if port is not None and not 0 < port < 65536:
+        return f"port {port} is outside 1-65535"
+    return None
+
+
 class Server:
     """A build server at ``base_url``; ``sleep`` is injectable for tests."""
 
@@ -113,6 +135,9 @@ class Server:
         )
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
+        # Until the server has answered once, a refused connection means a
+        # wrong URL or a server that is down: waiting minutes helps nobody.
+        self.answered = False
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -242,10 +267,11 @@ class Server:
         for attempt in range(len(delays) + 1):
             response: httpx.Response | None = None
             try:
-                response = self.http.request(method, url, **kwargs)
+                response = self._request_once(method, url, **kwargs)
             except httpx.TransportError as exc:
                 problem = f"cannot reach {url}: {exc}"
             else:
+                self.answered = True
                 if response.status_code not in RETRY_STATUSES:
                     return response
                 problem = f"{url} is overloaded: {error_sentence(response)}"
@@ -258,6 +284,23 @@ class Server:
             f"Gave up after {len(delays) + 1} attempts: {problem}. Try again "
             "later, or ask the operator of the server."
         )
+
+    def _request_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One attempt; errors that no retry can cure are raised at once."""
+        try:
+            return self.http.request(method, url, **kwargs)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise ServerUnavailable(
+                f"{url[:200]} is not a usable URL ({exc}). Check --server, "
+                "--upstream, or the upstream_url the server announces."
+            ) from exc
+        except httpx.ConnectError as exc:
+            if self.answered:
+                raise
+            raise ServerUnavailable(
+                f"Cannot connect to {url}: {exc}. Check that --server names "
+                "the right host and port and that the server is running."
+            ) from exc
 
     def _http_error(self, response: httpx.Response, what: str) -> Exception:
         sentence = error_sentence(response)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,32 @@ def test_version_and_next_branch_exclude_each_other(
     args = ("--root", str(X86), "request", "--version", "24.10.5", "--next-branch")
     assert run_main(monkeypatch, "upgrade", "--server", NOWHERE, *args) == 2
     assert "not both" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "url", ["h", "ftp://h", "http:///", "http://[::1", "http://h:1:2"]
+)
+def test_malformed_server_url_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    def no_dns(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a malformed URL reached a DNS lookup")
+
+    monkeypatch.setattr("socket.getaddrinfo", no_dns)
+    code = run_main(
+        monkeypatch, "upgrade", "--server", url, "--root", str(X86), "check"
+    )
+    assert code == 2
+    assert "is not a usable URL" in capsys.readouterr().err
+
+
+def test_refused_server_fails_fast_with_exit_13(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.monotonic()
+    code = run_main(
+        monkeypatch, "upgrade", "--server", NOWHERE, "--root", str(X86), "notify"
+    )
+    assert code == 13
+    assert time.monotonic() - started < 10
+    assert "Cannot connect to" in capsys.readouterr().err

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from meshforge.client.server import BuildStatus, RetryPolicy, Server, error_sentence
+from meshforge.client.server import (
+    BuildStatus,
+    RetryPolicy,
+    Server,
+    error_sentence,
+    url_problem,
+)
 from meshforge.errors import RemoteBuildFailed, RequestRejected, ServerUnavailable
 
 HASH = "ab" * 32
@@ -98,20 +106,68 @@ def test_persistent_529_gives_up_with_exit_13() -> None:
     assert sleeps == [1.0, 2.0]
 
 
-def test_connection_errors_are_retried() -> None:
+def test_connection_errors_after_an_answer_are_retried() -> None:
     sleeps: list[float] = []
     calls = {"n": 0}
 
     def flaky(request: httpx.Request) -> httpx.Response:
         calls["n"] += 1
-        if calls["n"] < 3:
+        if calls["n"] in (2, 3):
             raise httpx.ConnectError("refused", request=request)
         return httpx.Response(200, json={"branches": {}})
 
-    assert _server({"/json/v1/overview.json": flaky}, sleeps).overview() == {
-        "branches": {}
-    }
+    server = _server({"/json/v1/overview.json": flaky}, sleeps)
+    assert server.overview() == {"branches": {}}
+    assert server.overview() == {"branches": {}}
     assert len(sleeps) == 2
+
+
+def test_refused_before_any_answer_fails_fast() -> None:
+    sleeps: list[float] = []
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    server = _server({"/json/v1/overview.json": refused}, sleeps)
+    with pytest.raises(ServerUnavailable, match="Cannot connect to") as info:
+        server.overview()
+    assert info.value.exit_code == 13
+    assert sleeps == []
+
+
+def test_real_refused_port_fails_fast() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sleeps: list[float] = []
+    server = Server(f"http://127.0.0.1:{port}", sleep=sleeps.append)
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailable, match="Cannot connect"):
+        server.overview()
+    assert time.monotonic() - started < 5
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["h", "ftp://h", "http:///", "http://[::1", "http://h:1:2", "http://h:0"],
+)
+def test_malformed_server_urls_have_a_problem(url: str) -> None:
+    assert url_problem(url)
+
+
+def test_good_server_url_has_no_problem() -> None:
+    assert url_problem("https://sysupgrade.example.org/") is None
+    assert url_problem("http://[::1]:8000") is None
+
+
+@pytest.mark.parametrize("url", ["ftp://mirror/x.json", "http://[::1/x.json"])
+def test_unusable_absolute_url_is_not_retried(url: str) -> None:
+    sleeps: list[float] = []
+    server = Server("http://127.0.0.1:9", sleep=sleeps.append)
+    with pytest.raises(ServerUnavailable, match="not a usable URL"):
+        server.get_json(url)
+    assert sleeps == []
 
 
 @pytest.mark.parametrize(
