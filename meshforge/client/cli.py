@@ -33,7 +33,7 @@ from meshforge.client.plan import (
     build_request,
 )
 from meshforge.client.server import BuildStatus, RetryPolicy, Server, url_problem
-from meshforge.errors import ClientError, VerificationError
+from meshforge.errors import ClientError, NoMatchingImage, VerificationError
 
 # `notify` exits with this when an upgrade exists; cron mails the line.
 EXIT_UPGRADE_AVAILABLE = 10
@@ -158,11 +158,11 @@ def render_check(result: UpgradeCheck) -> str:
         f"{'packages':<14}{len(result.installed.user)} installed by the owner "
         f"({result.installed.manager})",
     ]
-    for label, plan in (
-        ("same branch", result.same_branch),
-        ("next branch", result.next_branch),
-    ):
-        lines.append(f"{label:<14}{_plan_line(plan)}")
+    lines.append(f"{'same branch':<14}{_plan_line(result.same_branch)}")
+    if result.next_branch_unavailable:
+        lines.append(f"{'next branch':<14}{result.next_branch_unavailable}")
+    else:
+        lines.append(f"{'next branch':<14}{_plan_line(result.next_branch)}")
     for plan in (result.same_branch, result.next_branch):
         if plan is not None and plan.changes:
             lines += ["", f"Package changes for {plan.version}:"]
@@ -277,6 +277,10 @@ def choose_plan(
         return planner.plan_version(device, installed, version)
     result = planner.check(device, installed)
     plan = result.next_branch if next_branch else result.same_branch
+    if plan is None and next_branch and result.next_branch_unavailable:
+        raise NoMatchingImage(
+            f"The next branch cannot be built: {result.next_branch_unavailable}"
+        )
     if plan is None:
         which = "next branch" if next_branch else "running branch"
         raise ClientError(

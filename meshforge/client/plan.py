@@ -28,7 +28,7 @@ from meshforge.client.releases import (
     usable_branches,
 )
 from meshforge.client.server import CLIENT_NAME, Server
-from meshforge.errors import ClientError, RequestRejected
+from meshforge.errors import ClientError, NoMatchingImage, RequestRejected
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,8 @@ class UpgradeCheck:
     upstream_url: str
     same_branch: TargetPlan | None
     next_branch: TargetPlan | None
+    # Why the next branch cannot be offered (e.g. it dropped the board).
+    next_branch_unavailable: str = ""
 
     @property
     def release_upgrade(self) -> TargetPlan | None:
@@ -92,6 +94,7 @@ class UpgradeCheck:
             "upstream_url": self.upstream_url,
             "same_branch": _plan_json(self.same_branch),
             "next_branch": _plan_json(self.next_branch),
+            "next_branch_unavailable": self.next_branch_unavailable or None,
             "upgrade_available": self.release_upgrade is not None,
         }
 
@@ -148,13 +151,21 @@ class Planner:
                 same if answer and same and same.version == current else None
             )
             following = _named(branches, answer.get("next_branch_latest"))
-        return UpgradeCheck(
-            device,
-            installed,
-            upstream,
-            self._maybe_plan("same-branch", same, device, installed, upstream),
-            self._maybe_plan("next-branch", following, device, installed, upstream),
-        )
+        same_plan = self._maybe_plan("same-branch", same, device, installed, upstream)
+        try:
+            next_plan = self._maybe_plan(
+                "next-branch", following, device, installed, upstream
+            )
+        except (NoMatchingImage, RequestRejected) as exc:
+            # A release that dropped the board must not hide the answer for
+            # the running branch, which still builds it.
+            assert following is not None
+            reason = f"{following.version} is not available for this device: "
+            log.warning("%s%s", reason, exc.detail)
+            return UpgradeCheck(
+                device, installed, upstream, same_plan, None, reason + exc.detail
+            )
+        return UpgradeCheck(device, installed, upstream, same_plan, next_plan)
 
     def _maybe_plan(
         self,

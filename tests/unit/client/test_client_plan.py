@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from meshforge import __version__
 from meshforge.client.changes import PackageChange
+from meshforge.client.cli import choose_plan, notify_line, render_check
 from meshforge.client.device import read_device
 from meshforge.client.installed import read_installed
 from meshforge.client.plan import Planner, build_request
 from meshforge.client.server import Server
+from meshforge.errors import NoMatchingImage
 
 SAMPLES = Path(__file__).resolve().parents[3] / "data" / "upstream-samples"
 ROUTERS = SAMPLES / "routers"
@@ -164,3 +168,85 @@ def test_upstream_override_is_used(fake: Any) -> None:
         read_device(X86), read_installed(X86), "24.10.5"
     )
     assert "http://t/mirror/releases/24.10.5/targets/x86/64/profiles.json" in seen
+
+
+ATH79 = ROUTERS / "openwrt-19.07.3-ath79-generic"
+ATH79_1907 = SAMPLES / "openwrt-19.07.10/targets/ath79/generic/profiles.json"
+
+
+def _ath79_root(tmp_path: Path) -> Path:
+    """The 19.07.3 ath79 sample, GENERATED Archer C7 board and opkg status."""
+    shutil.copytree(ATH79, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "etc/board.json").write_text(
+        '{"model": {"id": "tplink,archer-c7-v2", "name": "TP-Link Archer C7 v2"}}'
+    )
+    status = tmp_path / "usr/lib/opkg/status"
+    status.parent.mkdir(parents=True)
+    status.write_text(
+        "Package: tcpdump\nVersion: 4.9.3-1\nStatus: install user installed\n\n"
+    )
+    return tmp_path
+
+
+def _dropped_board_server(fake: Any) -> Server:
+    """19.07 builds the Archer C7 v2; a GENERATED 21.02.7 no longer does."""
+    overview = fake.overview(UPSTREAM)
+    targets = {"ath79/generic": "mips_24kc"}
+    overview["branches"] = {
+        "19.07": {
+            "path": "releases/{version}",
+            "versions": ["19.07.10"],
+            "targets": targets,
+        },
+        "21.02": {
+            "path": "releases/{version}",
+            "versions": ["21.02.7"],
+            "targets": targets,
+        },
+    }
+    routes: dict[str, Any] = {
+        "/json/v1/overview.json": overview,
+        "/dl/releases/19.07.10/targets/ath79/generic/profiles.json": fake.load_json(
+            ATH79_1907
+        ),
+        "/dl/releases/21.02.7/targets/ath79/generic/profiles.json": {
+            "version_code": "r16847-f8282da11e",
+            "profiles": {"tplink_archer-c7-v5": {"supported_devices": []}},
+        },
+    }
+    server: Server = fake.server(routes)
+    return server
+
+
+def test_next_branch_without_the_board_keeps_the_same_branch(
+    fake: Any, tmp_path: Path
+) -> None:
+    root = _ath79_root(tmp_path)
+    device, installed = read_device(root), read_installed(root)
+    assert device.board_name == "tplink,archer-c7-v2"
+    check = Planner(_dropped_board_server(fake)).check(device, installed)
+    assert check.same_branch is not None
+    assert check.same_branch.version == "19.07.10"
+    assert check.same_branch.profile == "tplink_archer-c7-v2"
+    assert check.same_branch.upgrade is True
+    assert check.next_branch is None
+    assert check.next_branch_unavailable.startswith(
+        "21.02.7 is not available for this device: No profile of ath79/generic"
+    )
+    assert check.to_json()["next_branch_unavailable"] == check.next_branch_unavailable
+    text = render_check(check)
+    assert "same branch   19.07.10 r11427-9ce6aa9d8d" in text
+    assert "next branch   21.02.7 is not available for this device" in text
+    assert notify_line(check, False).startswith("upgrade available: 19.07.3")
+
+
+def test_request_picks_same_branch_and_explains_the_next(
+    fake: Any, tmp_path: Path
+) -> None:
+    root = _ath79_root(tmp_path)
+    device, installed = read_device(root), read_installed(root)
+    planner = Planner(_dropped_board_server(fake))
+    assert choose_plan(planner, device, installed, None, False).version == "19.07.10"
+    with pytest.raises(NoMatchingImage, match=r"21\.02\.7 is not available") as info:
+        choose_plan(planner, device, installed, None, True)
+    assert info.value.exit_code == 15
