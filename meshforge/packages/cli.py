@@ -9,8 +9,19 @@ from pathlib import Path
 import click
 
 from meshforge.config import get_settings
-from meshforge.errors import ResolutionError
-from meshforge.packages.index import Package, packages_from_text, read_index_text
+from meshforge.errors import (
+    FormatError,
+    MeshforgeError,
+    ResolutionError,
+    SignatureError,
+    UpstreamError,
+)
+from meshforge.packages.index import (
+    Package,
+    Universe,
+    packages_from_text,
+    read_index_text,
+)
 from meshforge.packages.release import (
     Defaults,
     Release,
@@ -21,13 +32,38 @@ from meshforge.packages.resolver import Resolution, expand_request, resolve
 from meshforge.packages.versions import compare
 from meshforge.signing.usign import Keyring
 
+#: Exit statuses, read from the exception tree so the help cannot drift.
+EXIT_CODES = "\n".join(
+    (
+        "\b",
+        "Exit status:",
+        "  0  success",
+        f"  {MeshforgeError.exit_code}  any other meshforge error",
+        "  2  usage error (bad option or argument, --make-info for another",
+        "     target, no trusted keys)",
+        f"  {ResolutionError.exit_code}  a requested package is unknown, or two"
+        " conflict",
+        f"  {UpstreamError.exit_code}  release folder or URL missing, unreachable or"
+        " of an",
+        "     unsupported scheme, or no package index for TARGET",
+        f"  {SignatureError.exit_code}  an index signature is missing, does not "
+        "verify, or",
+        "     cannot be checked (apk indexes); see --no-verify",
+        f"  {FormatError.exit_code}  a file is not in the expected format (broken"
+        " gzip,",
+        "     not UTF-8, no Package/Version stanzas, unknown profile)",
+    )
+)
 
-@click.group()
+
+@click.group(epilog=EXIT_CODES)
 def group() -> None:
     """Resolve package lists and compare versions as opkg and apk do."""
 
 
-@group.command("resolve", context_settings={"ignore_unknown_options": True})
+@group.command(
+    "resolve", context_settings={"ignore_unknown_options": True}, epilog=EXIT_CODES
+)
 @click.argument("release")
 @click.argument("target")
 @click.argument("packages", nargs=-1)
@@ -51,7 +87,11 @@ def group() -> None:
     default=None,
     help="Trusted usign keys (default: MESHFORGE_UPSTREAM_KEYS_DIR).",
 )
-@click.option("--no-verify", is_flag=True, help="Do not check Packages.sig.")
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Do not check index signatures (needed for apk indexes).",
+)
 @click.option("--arch", default=None, help="Package architecture (guessed).")
 @click.option("--diff-packages", is_flag=True, help="PACKAGES is the full list.")
 @click.option("--strip-abi", is_flag=True, help="Print names without ABI suffix.")
@@ -79,6 +119,7 @@ def resolve_command(
     settings = get_settings()
     keyring = None if no_verify else _keyring(keys or settings.upstream_keys_dir)
     source = Release(release, target, settings.http_timeout_s, keyring=keyring)
+    source.check()
     defaults = _defaults(source, make_info)
     repos = [_local_repo(path) for path in local_repos]
     universe = load_universe(
@@ -91,9 +132,10 @@ def resolve_command(
     names = expand_request(defaults.defaults, device, list(packages), diff_packages)
     try:
         result = resolve(universe, names, defaults=[*defaults.defaults, *device])
-    except ResolutionError as exc:
+    except ResolutionError as error:
+        exc = _name_foreign_arch(error, universe, repos)
         if not as_json:
-            raise
+            raise exc from error
         click.echo(json.dumps(exc.to_json(), indent=2))
         sys.exit(exc.exit_code)
     _print(result, strip_abi, as_json)
@@ -112,6 +154,13 @@ def _keyring(folder: Path) -> Keyring:
 def _defaults(source: Release, make_info: Path | None) -> Defaults:
     if make_info is not None:
         found = defaults_from_make_info(make_info.read_text(encoding="utf-8"))
+        if found.target and found.target != source.target:
+            raise click.BadParameter(
+                f"{make_info} is the make info of target {found.target}, but "
+                f"TARGET is {source.target}. Pass the make info of the "
+                f"{source.target} ImageBuilder, or resolve for {found.target}.",
+                param_hint="--make-info",
+            )
         from_json = source.defaults()
         if from_json is not None and found.arch is None:
             found.arch = from_json.arch
@@ -126,7 +175,41 @@ def _defaults(source: Release, make_info: Path | None) -> Defaults:
 
 
 def _local_repo(path: Path) -> list[Package]:
-    return packages_from_text(read_index_text(path), f"local:{path.name}")
+    packages = packages_from_text(read_index_text(path), f"local:{path.name}")
+    if not packages:
+        raise FormatError(
+            f"{path} holds no stanza with Package and Version fields, so it is "
+            "not a Packages index. Pass the Packages file of the ImageBuilder's "
+            "packages/ folder."
+        )
+    return packages
+
+
+def _name_foreign_arch(
+    error: ResolutionError, universe: Universe, repos: list[list[Package]]
+) -> ResolutionError:
+    """Say so when a missing name is only in a local repo of another arch.
+
+    The universe hides such packages like opkg does, so the resolver can only
+    call them missing; the person who passed the file needs the real reason.
+    """
+    missing = set(error.extra.get("missing", ()))
+    foreign = sorted(
+        {
+            f"{pkg.name} ({pkg.arch}, from {pkg.source})"
+            for repo in repos
+            for pkg in repo
+            if pkg.name in missing and not universe.arch_priority(pkg)
+        }
+    )
+    if not foreign:
+        return error
+    detail = (
+        f"The local repository has {', '.join(foreign)}, built for another "
+        f"architecture than this target's {universe.arch}; rebuild it for "
+        f"{universe.arch}. {error.detail}"
+    )
+    return ResolutionError(detail, **error.extra)
 
 
 def _print(result: Resolution, strip_abi: bool, as_json: bool) -> None:

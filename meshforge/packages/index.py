@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -288,8 +289,35 @@ def read_index_text(path: Path) -> str:
     """The text of a ``Packages`` or ``Packages.gz`` file."""
     data = path.read_bytes()
     if path.suffix == ".gz" or data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return data.decode("utf-8")
+        data = gunzip_index(data, str(path))
+    return decode_index(data, str(path))
+
+
+def gunzip_index(data: bytes, where: str) -> bytes:
+    """The uncompressed bytes of a ``Packages.gz``, or a FormatError saying why.
+
+    Truncated input raises ``EOFError``, which click would report as a bare
+    "Aborted." with status 130, so it is caught here with the other faults.
+    """
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FormatError(
+            f"{where} is not a complete gzip file ({exc}). Fetch it again, or "
+            "point at the uncompressed Packages file."
+        ) from exc
+
+
+def decode_index(data: bytes, where: str) -> str:
+    """The text of an index; opkg indexes are UTF-8 (ASCII in practice)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormatError(
+            f"{where} is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+            f"{exc.start}), so it is not an opkg Packages index. Check that the "
+            "file is the index and not a package or an archive."
+        ) from exc
 
 
 def packages_from_text(text: str, source: str = "") -> list[Package]:
@@ -343,7 +371,9 @@ __all__ = [
     "Dependency",
     "Package",
     "Universe",
+    "decode_index",
     "find_index",
+    "gunzip_index",
     "imagebuilder_packages",
     "packages_from_text",
     "read_index_text",

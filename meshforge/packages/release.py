@@ -9,7 +9,6 @@ local folder or an http(s) URL; feeds are read in the ImageBuilder's
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import re
@@ -17,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
 import httpx
 
@@ -26,6 +27,8 @@ from meshforge.packages.adb import read_adb_index
 from meshforge.packages.index import (
     Package,
     Universe,
+    decode_index,
+    gunzip_index,
     imagebuilder_packages,
     packages_from_text,
 )
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 #: Feed order of the ImageBuilder's repositories.conf after core and base.
 FEEDS = ("luci", "packages", "routing", "telephony")
 _HREF = re.compile(r'href="([^"/?]+)/"')
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Defaults:
     profiles: dict[str, list[str]]
     arch: str | None = None
     kmods_dir: str | None = None
+    #: ``target/subtarget`` the file describes, when it says so.
+    target: str | None = None
 
     def device_packages(self, profile: str) -> list[str]:
         if profile not in self.profiles:
@@ -75,14 +81,26 @@ def defaults_from_profiles(data: dict[str, Any]) -> Defaults:
     kmods = None
     if {"version", "release", "vermagic"} <= kernel.keys():
         kmods = f"{kernel['version']}-{kernel['release']}-{kernel['vermagic']}"
-    return Defaults(defaults, profiles, data.get("arch_packages"), kmods)
+    target = data.get("target")
+    return Defaults(
+        defaults,
+        profiles,
+        data.get("arch_packages"),
+        kmods,
+        target=target if isinstance(target, str) else None,
+    )
 
 
 def defaults_from_make_info(text: str) -> Defaults:
     """``make info``: the ``Default Packages`` line and each profile block."""
     info = parse_info(text)
     profiles = {pid: list(p.packages) for pid, p in info.profiles.items()}
-    return Defaults(info.default_packages, profiles, info.architecture or None)
+    return Defaults(
+        info.default_packages,
+        profiles,
+        info.architecture or None,
+        target=info.target or None,
+    )
 
 
 @dataclass
@@ -96,18 +114,66 @@ class Release:
     keyring: Keyring | None = field(default=None, repr=False)
 
     @property
+    def scheme(self) -> str:
+        """The URL scheme of the base in lower case; ``""`` for a plain path."""
+        match = _SCHEME.match(self.base)
+        return match.group(1).lower() if match else ""
+
+    @property
     def remote(self) -> bool:
-        return self.base.startswith(("http://", "https://"))
+        return self.scheme in ("http", "https")
+
+    def check(self) -> None:
+        """Fail with the real reason when the base cannot hold a release.
+
+        Without this, a mistyped folder only shows up later as a missing
+        profiles.json or package index, which sends people looking elsewhere.
+        """
+        if self.remote:
+            return
+        root = self.root()
+        if not root.exists():
+            raise UpstreamError(
+                f"The release folder {root} does not exist. Check the path, or "
+                "give an http(s) URL of a download site."
+            )
+        if not root.is_dir():
+            raise UpstreamError(
+                f"{root} is a file, not a release folder. Give the folder that "
+                "holds targets/ and packages/."
+            )
+
+    def root(self) -> Path:
+        """The local folder of a path or ``file://`` base."""
+        if self.scheme == "file":
+            parts = urlsplit(self.base)
+            if parts.netloc not in ("", "localhost"):
+                raise UpstreamError(
+                    f"{self.base} names the host {parts.netloc!r}; file:// URLs "
+                    "must point at this machine (file:///path)."
+                )
+            return Path(url2pathname(unquote(parts.path)))
+        if self.scheme:
+            raise UpstreamError(
+                f"The URL scheme {self.scheme}:// of {self.base} is not "
+                "supported; give a local folder, a file:// URL or an http(s) URL."
+            )
+        return Path(self.base)
 
     def read(self, relative: str) -> bytes | None:
         """The bytes of a file below the base, or ``None`` if it is absent."""
         if not self.remote:
-            path = Path(self.base) / relative
+            path = self.root() / relative
             return path.read_bytes() if path.is_file() else None
         url = f"{self.base.rstrip('/')}/{relative}"
         client = self.client or httpx.Client(timeout=self.timeout_s)
         try:
             response = client.get(url)
+        except httpx.InvalidURL as exc:
+            raise UpstreamError(
+                f"The release URL {self.base} is not valid ({exc}). Check the "
+                "address; an IPv6 host goes in brackets: http://[::1]:8080/."
+            ) from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(
                 f"Could not fetch {url}: {exc}. Check the URL and the network."
@@ -124,7 +190,7 @@ class Release:
     def listing(self, relative: str) -> list[str]:
         """Sub-folders of a folder: a directory listing or an HTML index."""
         if not self.remote:
-            folder = Path(self.base) / relative
+            folder = self.root() / relative
             return sorted(p.name for p in folder.iterdir() if p.is_dir())
         page = self.read(relative.rstrip("/") + "/")
         return (
@@ -143,23 +209,32 @@ class Release:
         has ``packages.adb``. With a keyring, ``Packages.sig`` must verify
         over the uncompressed index (what upstream signs) first.
         """
+        where = f"{self.base.rstrip('/')}/{folder}"
         data = self.read(f"{folder}/Packages.gz")
         if data is not None:
-            data = gzip.decompress(data)
+            data = gunzip_index(data, f"{where}/Packages.gz")
         else:
             data = self.read(f"{folder}/Packages")
         if data is None:
             return self._apk_feed(folder)
         if self.keyring is not None:
             self._verify(folder, data)
-        return packages_from_text(data.decode("utf-8"), folder), "opkg"
+        text = decode_index(data, f"{where}/Packages")
+        return packages_from_text(text, folder), "opkg"
 
     def _apk_feed(self, folder: str) -> tuple[list[Package], Format] | None:
         data = self.read(f"{folder}/packages.adb")
         if data is None:
             return None
-        # TODO: verify the adb signature block (ECDSA keys, DOMAIN 4.3); for
-        # now apk indexes are trusted as the transport delivered them.
+        # TODO: verify the adb signature block (ECDSA keys, DOMAIN 4.3). Until
+        # then an apk index is refused whenever verification was asked for.
+        if self.keyring is not None:
+            raise SignatureError(
+                f"{self.base.rstrip('/')}/{folder}/packages.adb is an apk index, "
+                "and meshforge cannot check apk (ADB) signatures yet, so it "
+                "cannot be trusted. Skip the check knowingly (--no-verify) if "
+                "the copy came from a source you trust."
+            )
         return read_adb_index(data, folder), "apk"
 
     def _verify(self, folder: str, data: bytes) -> None:
@@ -196,6 +271,7 @@ def load_universe(
     Where they lack ``libc`` or ``kernel``, stand-ins are inferred (see
     :func:`~meshforge.packages.index.imagebuilder_packages`).
     """
+    release.check()
     target_dir = f"targets/{release.target}"
     found = release.feed(f"{target_dir}/packages")
     if found is None:

@@ -52,20 +52,34 @@ def _verrevcmp(val: str, ref: str) -> int:
     return 0
 
 
-def _digits(text: str, pos: int) -> tuple[int, int]:
+#: A digit run as an orderable key: (significant digits, the digits).
+Number = tuple[int, str]
+
+
+def _number(digits: str) -> Number:
+    """Order digit runs of any length, as opkg and apk compare them.
+
+    ``int()`` refuses strings of more than 4300 digits, and a version is
+    data from anyone; comparing length first, then text, needs no limit.
+    """
+    significant = digits.lstrip("0")
+    return len(significant), significant
+
+
+def _digits(text: str, pos: int) -> tuple[int, Number]:
     end = pos
     while end < len(text) and text[end].isdigit():
         end += 1
-    return end, int(text[pos:end] or "0")
+    return end, _number(text[pos:end])
 
 
 @lru_cache(maxsize=65536)
-def _split_opkg(version: str) -> tuple[int, str, str]:
-    epoch = 0
+def _split_opkg(version: str) -> tuple[Number, str, str]:
+    epoch = _number("")
     if ":" in version:
         head, _, version = version.partition(":")
         digits = re.match(r"\d*", head)
-        epoch = int(digits.group() or "0") if digits else 0
+        epoch = _number(digits.group()) if digits else _number("")
     upstream, dash, revision = version.rpartition("-")
     if not dash:
         return epoch, version, ""
@@ -127,7 +141,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 class _Token:
     __slots__ = ("kind", "number", "suffix", "value")
 
-    def __init__(self, kind: int, value: str = "", number: int = 0) -> None:
+    def __init__(self, kind: int, value: str = "", number: Number = (0, "")) -> None:
         self.kind = kind
         self.value = value
         self.number = number
@@ -137,7 +151,7 @@ class _Token:
 def _apk_tokens(text: str) -> list[_Token]:
     """Tokens of an apk version, ending with an END or INVALID token."""
     pos, digits = _span(text, 0, str.isdigit)
-    tokens = [_Token(_INITIAL if digits else _INVALID, digits, int(digits or "0"))]
+    tokens = [_Token(_INITIAL if digits else _INVALID, digits, _number(digits))]
     while tokens[-1].kind < _END:
         token, pos = _apk_next(text, pos, tokens[-1].kind)
         tokens.append(token)
@@ -170,7 +184,7 @@ def _apk_next(text: str, pos: int, prev: int) -> tuple[_Token, int]:
     if text.startswith("-r", pos) and prev < _REV:
         end, digits = _span(text, pos + 2, str.isdigit)
         kind = _REV if digits else _INVALID
-        return _Token(kind, digits, int(digits or "0")), end
+        return _Token(kind, digits, _number(digits)), end
     return _Token(_INVALID), pos
 
 
@@ -184,14 +198,14 @@ def _apk_number(text: str, pos: int, prev: int) -> tuple[_Token, int]:
     end, digits = _span(text, pos, str.isdigit)
     if not digits:
         return _Token(_INVALID), end
-    return _Token(kind, digits, int(digits)), end
+    return _Token(kind, digits, _number(digits)), end
 
 
 def _apk_token_cmp(a: _Token, b: _Token) -> int:
     if a.kind == _DIGIT and (a.value.startswith("0") or b.value.startswith("0")):
         return _blob_sort(a.value, b.value)
     if a.kind in (_INITIAL, _DIGIT, _SUFFIX_NO, _REV):
-        return _sign(a.number - b.number)
+        return (a.number > b.number) - (a.number < b.number)
     if a.kind == _LETTER:
         return _sign(ord(a.value) - ord(b.value))
     if a.kind == _SUFFIX:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from meshforge.packages.versions import (
+    Format,
     compare,
     compare_apk,
     compare_opkg,
@@ -96,3 +97,20 @@ def test_opkg_constraints(
     version: str, op: str | None, wanted: str | None, expected: bool
 ) -> None:
     assert opkg_satisfies(version, op, wanted) is expected
+
+
+@pytest.mark.parametrize("format", ["opkg", "apk"])
+def test_digit_runs_of_any_length(format: Format) -> None:
+    # int() refuses more than 4300 digits; versions come from anyone.
+    low, high = "1" + "0" * 5000, "1" + "0" * 4999 + "1"
+    assert compare(high, low, format) == 1
+    assert compare(low, "9" * 4999, format) == 1
+    assert compare(f"2.{low}-r1", f"2.{low}-r1", format) == 0
+
+
+def test_opkg_leading_zeros_and_non_ascii_digits() -> None:
+    assert compare_opkg("1.007", "1.7") == 0
+    assert compare_opkg("1." + "0" * 5000 + "8", "1.9") == -1
+    # '²' counts as a digit to str.isdigit but int() refuses it.
+    assert compare_opkg("1.²", "1.²") == 0
+    assert compare_opkg("1.²", "1.0") != 0
