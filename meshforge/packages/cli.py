@@ -19,6 +19,7 @@ from meshforge.errors import (
 from meshforge.packages.index import (
     Package,
     Universe,
+    decode_index,
     packages_from_text,
     read_index_text,
 )
@@ -153,7 +154,9 @@ def _keyring(folder: Path) -> Keyring:
 
 def _defaults(source: Release, make_info: Path | None) -> Defaults:
     if make_info is not None:
-        found = defaults_from_make_info(make_info.read_text(encoding="utf-8"))
+        what = "the saved output of 'make info'"
+        text = decode_index(make_info.read_bytes(), str(make_info), what)
+        found = defaults_from_make_info(text)
         if found.target and found.target != source.target:
             raise click.BadParameter(
                 f"{make_info} is the make info of target {found.target}, but "

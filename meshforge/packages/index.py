@@ -308,15 +308,15 @@ def gunzip_index(data: bytes, where: str) -> bytes:
         ) from exc
 
 
-def decode_index(data: bytes, where: str) -> str:
-    """The text of an index; opkg indexes are UTF-8 (ASCII in practice)."""
+def decode_index(data: bytes, where: str, what: str = "an opkg Packages index") -> str:
+    """The text of an index (or of another UTF-8 file: ``what`` names it)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FormatError(
             f"{where} is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
-            f"{exc.start}), so it is not an opkg Packages index. Check that the "
-            "file is the index and not a package or an archive."
+            f"{exc.start}), so it is not {what}. Check that you gave the right "
+            "file."
         ) from exc
 
 

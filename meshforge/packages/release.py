@@ -163,8 +163,7 @@ class Release:
     def read(self, relative: str) -> bytes | None:
         """The bytes of a file below the base, or ``None`` if it is absent."""
         if not self.remote:
-            path = self.root() / relative
-            return path.read_bytes() if path.is_file() else None
+            return _read_local(self.root() / relative)
         url = f"{self.base.rstrip('/')}/{relative}"
         client = self.client or httpx.Client(timeout=self.timeout_s)
         try:
@@ -246,11 +245,41 @@ class Release:
                 f"{where} has no Packages.sig, so it cannot be trusted. Use a "
                 "signed mirror, or skip the check knowingly (--no-verify)."
             )
-        self.keyring.verify(data, signature.decode("utf-8"), where)
+        try:
+            text = signature.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SignatureError(
+                f"{where}.sig is not text, so it is no usign signature and the "
+                "index cannot be trusted. Fetch it again, or skip the check "
+                "knowingly (--no-verify)."
+            ) from exc
+        self.keyring.verify(data, text, where)
 
     def defaults(self) -> Defaults | None:
-        data = self.read(f"targets/{self.target}/profiles.json")
-        return defaults_from_profiles(json.loads(data)) if data else None
+        relative = f"targets/{self.target}/profiles.json"
+        data = self.read(relative)
+        if not data:
+            return None
+        try:
+            parsed = json.loads(data)
+        except ValueError as exc:
+            raise FormatError(
+                f"{self.base.rstrip('/')}/{relative} is not valid JSON ({exc}). "
+                "Fetch it again, or pass the ImageBuilder's make info output "
+                "with --make-info instead."
+            ) from exc
+        return defaults_from_profiles(parsed)
+
+
+def _read_local(path: Path) -> bytes | None:
+    if not path.is_file():
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UpstreamError(
+            f"Could not read {path}: {exc.strerror}. Check its permissions."
+        ) from exc
 
 
 def load_universe(

@@ -237,3 +237,42 @@ def test_compare_huge_numbers(
     assert run(monkeypatch, capsys, "compare", huge, "1") == (0, ">")
     assert run(monkeypatch, capsys, "compare", "--apk", "1", huge) == (0, "<")
     assert run(monkeypatch, capsys, "compare", huge, huge + "0") == (0, "<")
+
+
+def test_broken_profiles_json_is_a_format_error(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    release = fake_release(tmp_path, "Packages", b"Package: generated\nVersion: 1\n")
+    (Path(release) / "targets/x86/64/profiles.json").write_text("{generated")
+    code, output = run(monkeypatch, capsys, "resolve", release, "x86/64")
+    assert code == FormatError.exit_code
+    assert "targets/x86/64/profiles.json is not valid JSON" in output
+
+
+def test_non_utf8_make_info_is_a_format_error(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    info = tmp_path / "make-info.txt"
+    info.write_bytes(b"\xff\xfe generated")
+    args = ["resolve", str(OPENWRT_24), "x86/64", "--make-info", str(info)]
+    code, output = run(monkeypatch, capsys, *args)
+    assert code == FormatError.exit_code
+    assert "is not UTF-8 text (byte 0xff at offset 0)" in output
+    assert "saved output of 'make info'" in output
+
+
+def test_binary_signature_is_a_signature_error(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    release = fake_release(tmp_path, "Packages", (CORE / "Packages").read_bytes())
+    (Path(release) / "targets/x86/64/packages/Packages.sig").write_bytes(b"\xff\x00")
+    args = resolve_args(release, "--keys", str(KEYS))
+    code, output = run(monkeypatch, capsys, *args)
+    assert code == SignatureError.exit_code
+    assert "Packages.sig is not text, so it is no usign signature" in output
