@@ -33,7 +33,12 @@ from meshforge.client.plan import (
     build_request,
 )
 from meshforge.client.server import BuildStatus, RetryPolicy, Server, url_problem
-from meshforge.errors import ClientError, NoMatchingImage, VerificationError
+from meshforge.errors import (
+    ClientError,
+    NoMatchingImage,
+    ServerUnavailable,
+    VerificationError,
+)
 
 # `notify` exits with this when an upgrade exists; cron mails the line.
 EXIT_UPGRADE_AVAILABLE = 10
@@ -305,8 +310,14 @@ def fetch_image(
             f"The server built {body.get('version_code')}, not the requested "
             f"{plan.version_code}. Run the request again."
         )
+    images = body.get("images") or []
+    if not isinstance(images, list):
+        raise ServerUnavailable(
+            "The build answer's 'images' is not a list. Tell the operator of "
+            "the server."
+        )
     image: Image = choose_image(
-        list(body.get("images") or []),
+        images,
         device.release.target,
         device.rootfs_type,
         device.efi,

@@ -55,12 +55,23 @@ class Device:
     board: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+def read_text(path: Path) -> str:
+    """A file of the device as text; unreadable means :class:`RouterStateError`."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise RouterStateError(
+            f"Cannot read {path}: {exc.strerror or exc}. Run as root, or check "
+            "--root and the file's permissions."
+        ) from exc
+
+
 def read_shell_vars(path: Path) -> dict[str, str]:
     """Read ``KEY='value'`` / ``KEY="value"`` lines; ``{}`` if the file is absent."""
     if not path.is_file():
         return {}
     values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_text(path).splitlines():
         key, sep, raw = line.partition("=")
         if not sep or not key.strip().isidentifier():
             continue
@@ -79,7 +90,7 @@ def read_release(root: Path, board: dict[str, Any]) -> Release:
     written by base-files from the same build variables, os-release lowers
     ``VERSION_ID`` and is only a fallback.
     """
-    ubus = board.get("release") or {}
+    ubus = _object_field(board, "release", "the ubus board output")
     distrib = read_shell_vars(root / "etc/openwrt_release")
     osrel: dict[str, str] = {}
     for rel in OS_RELEASE_PATHS:
@@ -87,7 +98,12 @@ def read_release(root: Path, board: dict[str, Any]) -> Release:
 
     def pick(ubus_key: str, distrib_key: str, os_key: str) -> str:
         value = ubus.get(ubus_key) or distrib.get(distrib_key) or osrel.get(os_key)
-        return str(value or "")
+        if not isinstance(value, str | None):
+            raise RouterStateError(
+                f"The ubus board output has a release {ubus_key} that is not "
+                "text. Save `ubus call system board` again for --board-json."
+            )
+        return value or ""
 
     release = Release(
         distribution=pick("distribution", "DISTRIB_ID", "NAME"),
@@ -132,12 +148,23 @@ def _ubus_board() -> dict[str, Any]:
     return _parse_object(proc.stdout, "`ubus call system board`")
 
 
+def _object_field(data: dict[str, Any], key: str, what: str) -> dict[str, Any]:
+    """``data[key]`` when it is an object, ``{}`` when absent."""
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise RouterStateError(
+            f"In {what}, '{key}' is not a JSON object. Save the output of "
+            "`ubus call system board` again and pass it with --board-json."
+        )
+    return value
+
+
 def _read_json(path: Path, what: str) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise RouterStateError(
-            f"Cannot read {what} at {path}: {exc.strerror}. Check the path."
+            f"Cannot read {what} at {path}: {exc}. Check the path and its permissions."
         ) from exc
     return _parse_object(text, f"{what} at {path}")
 
@@ -156,18 +183,28 @@ def _parse_object(text: str, what: str) -> dict[str, Any]:
 
 def board_identity(root: Path, board: dict[str, Any]) -> tuple[str, str]:
     """``(board_name, model)`` from ubus, else /etc/board.json, else sysinfo."""
-    name = str(board.get("board_name") or "")
-    model = str(board.get("model") or "")
+    name = _text_field(board, "board_name", "the ubus board output")
+    model = _text_field(board, "model", "the ubus board output")
     board_file = root / "etc/board.json"
     if not name and board_file.is_file():
         data = _read_json(board_file, "/etc/board.json")
-        ids = data.get("model") or {}
-        name = str(ids.get("id") or "")
-        model = model or str(ids.get("name") or "")
+        ids = _object_field(data, "model", "/etc/board.json")
+        name = _text_field(ids, "id", "/etc/board.json")
+        model = model or _text_field(ids, "name", "/etc/board.json")
     sysinfo = root / "tmp/sysinfo/board_name"
     if not name and sysinfo.is_file():
-        name = sysinfo.read_text(encoding="utf-8").strip()
+        name = read_text(sysinfo).strip()
     return name, model
+
+
+def _text_field(data: dict[str, Any], key: str, what: str) -> str:
+    value = data.get(key) or ""
+    if not isinstance(value, str):
+        raise RouterStateError(
+            f"In {what}, '{key}' is not text. Save the output of `ubus call "
+            "system board` again and pass it with --board-json."
+        )
+    return value
 
 
 def rootfs_type(root: Path, board: dict[str, Any]) -> str:
@@ -179,7 +216,7 @@ def rootfs_type(root: Path, board: dict[str, Any]) -> str:
     otherwise the type mounted on ``/`` (ext4 on x86) is the answer.
     """
     if board.get("rootfs_type"):
-        return str(board["rootfs_type"])
+        return _text_field(board, "rootfs_type", "the ubus board output")
     mounts = _mount_types(root / "proc/mounts")
     return mounts.get("/rom") or mounts.get("/", "")
 
@@ -188,7 +225,7 @@ def _mount_types(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     types: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_text(path).splitlines():
         fields = line.split()
         if len(fields) >= 3 and fields[2] not in ("overlay", "rootfs"):
             types[fields[1]] = fields[2]
@@ -222,7 +259,7 @@ def configured_server(root: Path) -> str:
     if not path.is_file():
         return ""
     section = ""
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_text(path).splitlines():
         words = _uci_words(line)
         if len(words) >= 2 and words[0] == "config":
             section = words[1]

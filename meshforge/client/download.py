@@ -18,7 +18,12 @@ from urllib.parse import quote
 
 import httpx
 
-from meshforge.errors import RequestRejected, ServerUnavailable, VerificationError
+from meshforge.errors import (
+    ClientError,
+    RequestRejected,
+    ServerUnavailable,
+    VerificationError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +113,16 @@ class Downloader:
     def fetch(self, url: str, dest: Path, expected: Expected) -> Path:
         """Download ``url`` to ``dest`` and verify it; return ``dest``."""
         plain_file_name(dest.name)
+        try:
+            return self._fetch(url, dest, expected)
+        except OSError as exc:
+            raise ClientError(
+                f"Cannot write the image to {dest.parent}: "
+                f"{exc.strerror or exc}. Choose a writable folder with "
+                "--output-dir (it needs room for the whole image)."
+            ) from exc
+
+    def _fetch(self, url: str, dest: Path, expected: Expected) -> Path:
         if dest.is_file() and _matches(dest, expected):
             log.info("%s is already downloaded and verified", dest)
             return dest

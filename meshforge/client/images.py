@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meshforge.client.device import Device
-from meshforge.errors import NoMatchingImage, RouterStateError
+from meshforge.errors import NoMatchingImage, RouterStateError, ServerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,14 @@ def sanitize_board(board_name: str) -> str:
 
 def resolve_profile(device: Device, profiles: dict[str, Any] | None) -> str:
     """The ImageBuilder profile id of ``device`` for one release."""
-    known: dict[str, Any] = (profiles or {}).get("profiles") or {}
+    known = (profiles or {}).get("profiles") or {}
+    if not isinstance(known, dict) or not all(
+        isinstance(data, dict) for data in known.values()
+    ):
+        raise ServerUnavailable(
+            f"The profiles.json of {device.release.target} is malformed: "
+            "'profiles' is not an object of objects. Tell the server operator."
+        )
     if known:
         return _profile_from_list(device, known)
     if is_disk_target(device.release.target):
@@ -76,14 +83,24 @@ class Image:
     size: int | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Image:
-        size = data.get("size")
+    def from_json(cls, data: Any) -> Image:
+        size = data.get("size") if isinstance(data, dict) else None
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("name"), str)
+            or not isinstance(size, int | None)
+            or not isinstance(data.get("sha256", ""), str)
+        ):
+            raise ServerUnavailable(
+                f"The build answer lists a malformed image ({str(data)[:80]}). "
+                "Tell the operator of the server."
+            )
         return cls(
             name=str(data["name"]),
             type=str(data.get("type", "")),
             filesystem=str(data.get("filesystem", "")),
             sha256=str(data.get("sha256", "")).lower(),
-            size=int(size) if size is not None else None,
+            size=size,
         )
 
 
@@ -99,16 +116,14 @@ def wanted_types(target: str, efi: bool) -> list[str]:
     return ["sysupgrade", combined, "sdcard"]
 
 
-def choose_image(
-    images: list[dict[str, Any]], target: str, rootfs_type: str, efi: bool
-) -> Image:
+def choose_image(images: list[Any], target: str, rootfs_type: str, efi: bool) -> Image:
     """The image to flash: the running filesystem and a sysupgrade type.
 
     An unknown filesystem means squashfs, the default of every flash
     target. A different filesystem is never chosen silently.
     """
     filesystem = rootfs_type or "squashfs"
-    parsed = [Image.from_json(item) for item in images if "name" in item]
+    parsed = [Image.from_json(item) for item in images]
     for image_type in wanted_types(target, efi):
         for image in parsed:
             if image.type == image_type and image.filesystem == filesystem:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from meshforge.client.device import read_text
 from meshforge.errors import RouterStateError
 from meshforge.upstream.opkg import parse_stanzas, strip_abi
 
@@ -56,7 +57,7 @@ def read_installed(root: Path) -> InstalledPackages:
 
 
 def _read_opkg(root: Path) -> InstalledPackages:
-    text = (root / OPKG_STATUS).read_text(encoding="utf-8", errors="replace")
+    text = read_text(root / OPKG_STATUS)
     user: dict[str, str] = {}
     every: dict[str, str] = {}
     for stanza in parse_stanzas(text):
@@ -78,7 +79,7 @@ def _is_installed(status: str) -> bool:
 def _read_apk(root: Path) -> InstalledPackages:
     every = _apk_installed_db(root / APK_INSTALLED)
     user: dict[str, str] = {}
-    world = (root / APK_WORLD).read_text(encoding="utf-8", errors="replace")
+    world = read_text(root / APK_WORLD)
     for line in world.splitlines():
         name = WORLD_NAME_END.split(line.strip(), maxsplit=1)[0]
         if name:
@@ -93,7 +94,7 @@ def _apk_installed_db(path: Path) -> dict[str, str]:
         return {}
     versions: dict[str, str] = {}
     name = ""
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in read_text(path).splitlines():
         if line.startswith("P:"):
             name = line[2:].strip()
         elif line.startswith("V:") and name:

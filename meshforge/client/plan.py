@@ -18,6 +18,7 @@ from meshforge.client.installed import InstalledPackages
 from meshforge.client.releases import (
     Branch,
     Candidate,
+    bad_shape,
     branch_of,
     candidate_for,
     is_newer_release,
@@ -28,7 +29,12 @@ from meshforge.client.releases import (
     usable_branches,
 )
 from meshforge.client.server import CLIENT_NAME, Server
-from meshforge.errors import ClientError, NoMatchingImage, RequestRejected
+from meshforge.errors import (
+    ClientError,
+    NoMatchingImage,
+    RequestRejected,
+    ServerUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +141,10 @@ class Planner:
     def branches(self, device: Device) -> tuple[dict[str, Branch], str]:
         """The server's usable branches for ``device`` and the upstream URL."""
         overview = self.server.overview()
-        upstream = self.upstream_override or str(overview.get("upstream_url") or "")
+        announced = overview.get("upstream_url") or ""
+        if not isinstance(announced, str):
+            raise bad_shape("upstream_url")
+        upstream = self.upstream_override or announced
         return usable_branches(overview, device.release.target), upstream.rstrip("/")
 
     def check(self, device: Device, installed: InstalledPackages) -> UpgradeCheck:
@@ -248,7 +257,7 @@ class Planner:
                 exc.detail,
             )
             return self._profile_from_server(candidate, device)
-        return resolve_profile(device, profiles), str(profiles.get("version_code", ""))
+        return resolve_profile(device, profiles), _version_code(profiles)
 
     def _profile_from_server(
         self, candidate: Candidate, device: Device
@@ -261,7 +270,7 @@ class Planner:
             )
         except RequestRejected:
             data = {}
-        return str(data.get("id") or profile), str(data.get("version_code", ""))
+        return str(data.get("id") or profile), _version_code(data)
 
     def available_packages(
         self, candidate: Candidate, device: Device
@@ -276,6 +285,16 @@ class Planner:
                 "package index of %s unavailable: %s", candidate.version, exc.detail
             )
             return None
+
+
+def _version_code(data: dict[str, Any]) -> str:
+    code = data.get("version_code") or ""
+    if not isinstance(code, str):
+        raise ServerUnavailable(
+            f"The server sent a version_code that is not text ({code!r:.60}). "
+            "Tell the operator of the server."
+        )
+    return code
 
 
 def _is_upgrade(role: Role, version: str, version_code: str, device: Device) -> bool:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from meshforge.errors import ServerUnavailable
 from meshforge.packages.versions import Format
 
 SNAPSHOT = "SNAPSHOT"
@@ -78,19 +79,46 @@ class Branch:
 def usable_branches(overview: dict[str, Any], target: str) -> dict[str, Branch]:
     """Enabled branches that build ``target``, by name."""
     found: dict[str, Branch] = {}
-    for name, data in (overview.get("branches") or {}).items():
+    for name, data in _mapping(overview.get("branches"), "branches").items():
+        data = _mapping(data, f"branch {name}")
         if not data.get("enabled", True):
             continue
-        if target not in (data.get("targets") or {}):
+        targets = _str_map(data.get("targets"), f"targets of branch {name}")
+        if target not in targets:
             continue
-        found[name] = Branch(
-            name=name,
-            path=str(data.get("path") or "releases/{version}"),
-            versions=list(data.get("versions") or []),
-            snapshot=bool(data.get("snapshot", False)),
-            targets=dict(data.get("targets") or {}),
-        )
+        path = data.get("path") or "releases/{version}"
+        versions = data.get("versions") or []
+        if not isinstance(path, str) or not _str_list(versions):
+            raise bad_shape(f"the path or versions of branch {name}")
+        found[name] = Branch(name, path, versions, bool(data.get("snapshot")), targets)
     return found
+
+
+def bad_shape(what: str) -> ServerUnavailable:
+    """The error for JSON from the server whose shape is not the documented one."""
+    return ServerUnavailable(
+        f"The server's overview.json has a malformed {what}. The server is "
+        "not ASU-compatible or is broken; tell its operator."
+    )
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad_shape(what)
+    return value
+
+
+def _str_map(value: Any, what: str) -> dict[str, str]:
+    mapping = _mapping(value, what)
+    if not all(isinstance(v, str) for v in mapping.values()):
+        raise bad_shape(what)
+    return mapping
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 @dataclass(frozen=True)

@@ -183,8 +183,11 @@ class Server:
                 "upgrade check answered %s; deciding locally", response.status_code
             )
             return None
-        answer: dict[str, Any] = response.json()
-        return answer
+        try:
+            return _json_object(response)
+        except ServerUnavailable as exc:
+            log.info("upgrade check unusable (%s); deciding locally", exc.detail)
+            return None
 
     def package_index(self, path: str, target: str, arch: str) -> dict[str, str]:
         """Versions of target, kmod and feed packages of one release.
@@ -200,7 +203,12 @@ class Server:
             index = self.get_json(url)
             inner = index.get("packages")
             found = inner if isinstance(inner, dict) else index
-            packages.update({str(k): str(v) for k, v in found.items()})
+            if not all(isinstance(v, str) for v in found.values()):
+                raise ServerUnavailable(
+                    f"The package index {url} has versions that are not text. "
+                    "Tell the operator of the server."
+                )
+            packages.update(found)
         return packages
 
     # --- builds --------------------------------------------------------
@@ -338,8 +346,23 @@ def _status_from_headers(response: httpx.Response, request_hash: str) -> BuildSt
     )
 
 
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of ``response``, else :class:`ServerUnavailable`."""
+    try:
+        body = response.json()
+    except ValueError as exc:
+        body = exc
+    if not isinstance(body, dict):
+        raise ServerUnavailable(
+            f"{response.request.url} answered {response.status_code} without a "
+            "JSON object. Check that --server points at a meshforge or ASU "
+            "server, or tell its operator."
+        )
+    return body
+
+
 def _status_from_body(response: httpx.Response) -> BuildStatus:
-    body = response.json()
+    body = _json_object(response)
     queue = body.get("queue_position", response.headers.get("X-Queue-Position"))
     ib_status = body.get("imagebuilder_status") or response.headers.get(
         "X-Imagebuilder-Status", ""
@@ -356,8 +379,8 @@ def _status_from_body(response: httpx.Response) -> BuildStatus:
 
 def _build_failure(response: httpx.Response) -> RemoteBuildFailed:
     try:
-        body = response.json()
-    except ValueError:
+        body = _json_object(response)
+    except ServerUnavailable:
         body = {}
     stderr = str(body.get("stderr") or "")
     if stderr:
@@ -367,7 +390,7 @@ def _build_failure(response: httpx.Response) -> RemoteBuildFailed:
         f"The server could not build the image: {error_sentence(response)}. "
         "Run with -v to see the build log; a package conflict or size limit "
         "is fixed by changing the package list.",
-        request_hash=body.get("request_hash", ""),
+        request_hash=str(body.get("request_hash", "")),
     )
 
 
