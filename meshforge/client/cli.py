@@ -80,7 +80,8 @@ class Context:
         return Server(url, policy=self.policy)
 
     def device(self) -> tuple[Device, InstalledPackages]:
-        return read_device(self.root, self.board_json), read_installed(self.root)
+        device = read_device(self.root, self.board_json)
+        return device, read_installed(self.root, device.release)
 
     def planner(self) -> Planner:
         return Planner(self.server, self.upstream)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from meshforge.client.device import Release
 from meshforge.client.installed import read_installed
 from meshforge.errors import RouterStateError
 
@@ -93,3 +94,73 @@ def test_no_database_is_an_error() -> None:
     with pytest.raises(RouterStateError, match="No package database") as info:
         read_installed(UNIFI)
     assert info.value.exit_code == 11
+
+
+def _opkg_root(tmp_path: Path, status: bytes) -> Path:
+    (tmp_path / "usr/lib/opkg").mkdir(parents=True)
+    (tmp_path / "usr/lib/opkg/status").write_bytes(status)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "status",
+    [b"", b"\n\n", bytes(range(256)) * 4, b"Package: \x01bad\nStatus: i u installed\n"],
+)
+def test_empty_or_garbage_opkg_status_is_exit_11(tmp_path: Path, status: bytes) -> None:
+    with pytest.raises(RouterStateError, match="empty or damaged") as info:
+        read_installed(_opkg_root(tmp_path, status))
+    assert info.value.exit_code == 11
+
+
+def test_invalid_opkg_names_are_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Generated status file: one good stanza, two damaged names.
+    root = _opkg_root(
+        tmp_path,
+        b"Package: tcpdump\nVersion: 4.9-1\nStatus: install user installed\n\n"
+        b"Package: ../x\nVersion: 1\nStatus: install user installed\n\n"
+        b"Package: a\x07b\nVersion: 1\nStatus: install user installed\n",
+    )
+    assert read_installed(root).user == {"tcpdump": "4.9-1"}
+    assert caplog.text.count("not a valid package name") == 2
+
+
+def _apk_root(tmp_path: Path, world: bytes) -> Path:
+    (tmp_path / "etc/apk").mkdir(parents=True)
+    (tmp_path / "etc/apk/world").write_bytes(world)
+    return tmp_path
+
+
+def test_apk_world_negations_spaces_and_control_bytes(tmp_path: Path) -> None:
+    root = _apk_root(tmp_path, b"!ppp luci  tcpdump>=4\tmtr\nbad\x01name\n!odhcpd\n")
+    assert list(read_installed(root).user) == ["luci", "mtr", "tcpdump"]
+
+
+def test_empty_apk_world_is_exit_11(tmp_path: Path) -> None:
+    with pytest.raises(RouterStateError, match="empty or damaged"):
+        read_installed(_apk_root(tmp_path, b"!ppp\n"))
+
+
+@pytest.mark.parametrize(
+    ("version", "revision", "manager"),
+    [
+        ("24.10.5", "r28427-6df0e3d02a", "opkg"),
+        ("23.05-SNAPSHOT", "r23633-c7b6cfac40", "opkg"),
+        ("25.12.2", "r32713-f919e7899d", "apk"),
+        ("SNAPSHOT", "r28100-0123456789", "apk"),
+        ("SNAPSHOT", "r27000-0123456789", "opkg"),
+    ],
+)
+def test_both_databases_choose_by_release(
+    tmp_path: Path, version: str, revision: str, manager: str
+) -> None:
+    root = _opkg_root(
+        tmp_path, b"Package: tcpdump\nVersion: 4.9-1\nStatus: install user installed\n"
+    )
+    _apk_root(root, b"luci\n")
+    release = Release("OpenWrt", version, revision, "x86/64")
+    packages = read_installed(root, release)
+    assert packages.manager == manager
+    expected = ["tcpdump"] if manager == "opkg" else ["luci"]
+    assert list(packages.user) == expected
