@@ -46,13 +46,13 @@ class BadRequest(MeshforgeError):
     """The request names something this server does not offer (asu: 400)."""
 
     status = 400
-    exit_code = 2
+    exit_code = 64  # EX_USAGE; 2 stays click's own usage error
     title = "Bad Request"
 
 
 class NotFound(MeshforgeError):
     status = 404
-    exit_code = 2
+    exit_code = 66  # EX_NOINPUT
     title = "Not Found"
 
 
@@ -60,7 +60,7 @@ class UnprocessableRequest(MeshforgeError):
     """The request is well-formed JSON but cannot be built (422)."""
 
     status = 422
-    exit_code = 2
+    exit_code = 65  # EX_DATAERR
     title = "Unprocessable Request"
 
 
