@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -115,6 +116,7 @@ def test_empty_or_garbage_opkg_status_is_exit_11(tmp_path: Path, status: bytes) 
 def test_invalid_opkg_names_are_skipped_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="meshforge.client.installed")
     # Generated status file: one good stanza, two damaged names.
     root = _opkg_root(
         tmp_path,
