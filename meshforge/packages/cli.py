@@ -34,26 +34,33 @@ from meshforge.packages.versions import compare
 from meshforge.signing.usign import Keyring
 
 #: Exit statuses, read from the exception tree so the help cannot drift.
-EXIT_CODES = "\n".join(
+_MEANINGS = (
+    (MeshforgeError.exit_code, "any other meshforge error"),
     (
-        "\b",
-        "Exit status:",
-        "  0  success",
-        f"  {MeshforgeError.exit_code}  any other meshforge error",
-        "  2  usage error (bad option or argument, --make-info for another",
-        "     target, no trusted keys)",
-        f"  {ResolutionError.exit_code}  a requested package is unknown, or two"
-        " conflict",
-        f"  {UpstreamError.exit_code}  release folder or URL missing, unreachable or"
-        " of an",
-        "     unsupported scheme, or no package index for TARGET",
-        f"  {SignatureError.exit_code}  an index signature is missing, does not "
-        "verify, or",
-        "     cannot be checked (apk indexes); see --no-verify",
-        f"  {FormatError.exit_code}  a file is not in the expected format (broken"
-        " gzip,",
-        "     not UTF-8, no Package/Version stanzas, unknown profile)",
-    )
+        2,
+        "usage error (bad option or argument, --make-info for another target,"
+        " no trusted keys)",
+    ),
+    (
+        UpstreamError.exit_code,
+        "release folder or URL missing, unreachable or of"
+        " an unsupported scheme, or no package index for TARGET",
+    ),
+    (
+        SignatureError.exit_code,
+        "an index signature is missing, does not verify,"
+        " or cannot be checked (apk indexes); see --no-verify",
+    ),
+    (
+        FormatError.exit_code,
+        "a file is not in the expected format (broken gzip,"
+        " not UTF-8, no Package/Version stanzas, unknown profile)",
+    ),
+    (ResolutionError.exit_code, "a requested package is unknown, or two conflict"),
+)
+EXIT_CODES = "\n".join(
+    ["\b", "Exit status:", "  0   success"]
+    + [f"  {code:<3} {text}" for code, text in sorted(_MEANINGS)]
 )
 
 
