@@ -185,43 +185,26 @@ class Worker:
     ) -> dict[str, Any]:
         request = job.request
         self._step(job.request_hash, "validate_revision")
-        info = builder.info()
-        check_revision(info, request.get("version_code") or request.get("revision", ""))
-        profile = request["profile"]
-        profile_info = info.profiles.get(profile)
-        if profile_info is None:
-            raise BuildError(
-                f"The ImageBuilder of {request['version']} {request['target']} has "
-                f"no profile {profile}, although the upstream metadata lists it. "
-                "The release metadata and its ImageBuilder disagree; try later."
-            )
-        packages = image_packages(
-            list(request["packages"]),
-            info.default_packages,
-            list(profile_info.packages),
-            bool(request["diff_packages"]),
-        )
+        packages = _image_packages(builder, request)
         self._step(job.request_hash, "validate_manifest")
         custom = _custom_repositories(builder, request)
-        manifest = builder.manifest(profile, packages, **custom)
+        manifest = builder.manifest(request["profile"], packages, **custom)
         _check_versions(manifest, dict(request.get("packages_versions", {})))
         self._step(job.request_hash, "building_image")
         bin_dir = tmp / "bin"
-        files = _files_dir(tmp, request.get("defaults") or "")
-        extra_name = packages_hash(list(manifest))[:12]
         made = builder.image(
-            profile,
+            request["profile"],
             packages,
             bin_dir,
-            extra_image_name=extra_name,
-            files=files,
+            extra_image_name=packages_hash(list(manifest))[:12],
+            files=_files_dir(tmp, request.get("defaults") or ""),
             rootfs_partsize=request.get("rootfs_size_mb"),
             filesystem=request.get("filesystem") or None,
             **custom,
         )
         blog.debug("make image finished with %s", made.returncode)
         _write_log(bin_dir, made)
-        body = _result_body(bin_dir, profile, request)
+        body = _result_body(bin_dir, request["profile"], request)
         body.update(
             manifest=manifest,
             build_cmd_packages=packages,
@@ -229,8 +212,9 @@ class Worker:
             stdout=made.stdout[-LOG_TAIL:],
             stderr=made.stderr[-LOG_TAIL:],
         )
-        items = self.store.put_dir(job.request_hash, bin_dir)
-        self._record_files(job.request_hash, items)
+        self._record_files(
+            job.request_hash, self.store.put_dir(job.request_hash, bin_dir)
+        )
         return body
 
     def _record_files(self, request_hash: str, items: list[StoredItem]) -> None:
@@ -300,6 +284,26 @@ def _check_versions(manifest: dict[str, str], wanted: dict[str, str]) -> None:
             + ". Ask again with the versions the release now offers.",
             versions=wrong,
         )
+
+
+def _image_packages(builder: Builder, request: dict[str, Any]) -> list[str]:
+    """Check the builder's revision and profile; the PACKAGES to build."""
+    info = builder.info()
+    check_revision(info, request.get("version_code") or request.get("revision", ""))
+    profile = info.profiles.get(request["profile"])
+    if profile is None:
+        raise BuildError(
+            f"The ImageBuilder of {request['version']} {request['target']} has "
+            f"no profile {request['profile']}, although the upstream metadata "
+            "lists it. The release metadata and its ImageBuilder disagree; try "
+            "later."
+        )
+    return image_packages(
+        list(request["packages"]),
+        info.default_packages,
+        list(profile.packages),
+        bool(request["diff_packages"]),
+    )
 
 
 def _custom_repositories(builder: Builder, request: dict[str, Any]) -> dict[str, Any]:
