@@ -179,8 +179,12 @@ def render_check(result: UpgradeCheck) -> str:
 def _plan_line(plan: TargetPlan | None) -> str:
     if plan is None:
         return "none offered"
-    state = "upgrade available" if plan.upgrade else "up to date"
-    return f"{plan.version} {plan.version_code} [{plan.profile}] {state}"
+    if not plan.upgrade_known:
+        state = "unknown (revision unknown; cannot compare)"
+    else:
+        state = "upgrade available" if plan.upgrade else "up to date"
+    code = plan.version_code or "(no version_code)"
+    return f"{plan.version} {code} [{plan.profile}] {state}"
 
 
 def render_change(change: PackageChange) -> str:
@@ -376,6 +380,22 @@ def notify(obj: Context, count_packages: bool, same_branch: bool) -> None:
     if line:
         click.echo(line)
         sys.exit(EXIT_UPGRADE_AVAILABLE)
+    unknown = notify_unknown(result)
+    if unknown:
+        click.echo(unknown, err=True)
+
+
+def notify_unknown(result: UpgradeCheck) -> str:
+    """A warning when "nothing newer" rests on unknown revisions."""
+    same = result.same_branch
+    if same is None or same.upgrade_known:
+        return ""
+    return (
+        f"warning: cannot tell whether {same.version} "
+        f"{same.version_code or '(no version_code)'} is newer than the running "
+        f"{result.device.release.revision or '(unknown revision)'}; the server "
+        "or download site gave no comparable revision. Check again later."
+    )
 
 
 def quiet_warnings() -> None:
@@ -397,6 +417,6 @@ def notify_line(result: UpgradeCheck, count_packages: bool) -> str:
     if count_packages and same is not None and same.package_updates:
         return (
             f"package updates available for {current.version}: "
-            f"{len(same.changes)} changes"
+            f"{len(same.changes)} change{'' if len(same.changes) == 1 else 's'}"
         )
     return ""

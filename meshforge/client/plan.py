@@ -25,6 +25,7 @@ from meshforge.client.releases import (
     is_snapshot,
     next_branch_candidate,
     package_format,
+    release_key,
     same_branch_candidate,
     usable_branches,
 )
@@ -58,6 +59,8 @@ class TargetPlan:
     upgrade: bool
     packages: dict[str, str]
     changes: list[PackageChange] = field(default_factory=list)
+    # False when the revisions cannot be compared (no version_code).
+    upgrade_known: bool = True
 
     @property
     def package_updates(self) -> bool:
@@ -223,15 +226,25 @@ class Planner:
         available = self.available_packages(candidate, device)
         fmt = package_format(candidate.version)
         packages, updates = version_changes(renamed, available, fmt)
+        upgrade = _is_upgrade(role, candidate.version, version_code, device)
+        if upgrade is None:
+            log.warning(
+                "cannot tell whether %s %s is newer than the running %s: the "
+                "revision is unknown",
+                candidate.version,
+                version_code or "(no version_code)",
+                device.release.revision or "(no revision)",
+            )
         return TargetPlan(
             role=role,
             version=candidate.version,
             path=candidate.path,
             version_code=version_code,
             profile=profile,
-            upgrade=_is_upgrade(role, candidate.version, version_code, device),
+            upgrade=bool(upgrade),
             packages=packages,
             changes=renames + updates,
+            upgrade_known=upgrade is not None,
         )
 
     def profile_and_code(
@@ -297,17 +310,23 @@ def _version_code(data: dict[str, Any]) -> str:
     return code
 
 
-def _is_upgrade(role: Role, version: str, version_code: str, device: Device) -> bool:
+def _is_upgrade(
+    role: Role, version: str, version_code: str, device: Device
+) -> bool | None:
+    """Whether ``version`` is newer; ``None`` when nothing can tell."""
     if role == "next-branch":
         return True
     if is_snapshot(version):
-        return _revision(version_code) > (device.release.revision_number or 0)
+        new, old = _revision(version_code), device.release.revision_number
+        return None if new is None or old is None else new > old
+    if release_key(version) is None or release_key(device.release.version) is None:
+        return None
     return is_newer_release(version, device.release.version)
 
 
-def _revision(version_code: str) -> int:
+def _revision(version_code: str) -> int | None:
     head = version_code.split("-", 1)[0]
-    return int(head[1:]) if head[1:].isdigit() else 0
+    return int(head[1:]) if head.startswith("r") and head[1:].isdigit() else None
 
 
 # --- the request ---------------------------------------------------------

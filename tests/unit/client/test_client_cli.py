@@ -12,7 +12,12 @@ from click.testing import CliRunner
 from meshforge import errors
 from meshforge.cli import cli, main
 from meshforge.client.changes import PackageChange
-from meshforge.client.cli import notify_line, render_change, render_check
+from meshforge.client.cli import (
+    notify_line,
+    notify_unknown,
+    render_change,
+    render_check,
+)
 from meshforge.client.device import read_device
 from meshforge.client.installed import read_installed
 from meshforge.client.plan import Role, TargetPlan, UpgradeCheck
@@ -114,7 +119,7 @@ def test_notify_line() -> None:
     assert notify_line(quiet, False) == ""
     assert (
         notify_line(quiet, True)
-        == "package updates available for 23.05-SNAPSHOT: 1 changes"
+        == "package updates available for 23.05-SNAPSHOT: 1 change"
     )
     newer = _check(None, _plan("next-branch", "24.10.5", True, []))
     assert notify_line(newer, False) == (
@@ -186,3 +191,18 @@ def test_refused_server_fails_fast_with_exit_13(
     assert code == 13
     assert time.monotonic() - started < 10
     assert "Cannot connect to" in capsys.readouterr().err
+
+
+def test_unknown_revision_is_not_up_to_date() -> None:
+    plan = _plan("same-branch", "23.05-SNAPSHOT", False, [])
+    plan.version_code = ""
+    plan.upgrade_known = False
+    check = _check(plan, None)
+    text = render_check(check)
+    assert "same branch   23.05-SNAPSHOT (no version_code) [generic] unknown" in text
+    assert "up to date" not in text
+    assert notify_line(check, False) == ""
+    assert notify_unknown(check).startswith(
+        "warning: cannot tell whether 23.05-SNAPSHOT (no version_code) is newer"
+    )
+    assert notify_unknown(_check(_plan("same-branch", "x", False, []), None)) == ""

@@ -135,6 +135,7 @@ def test_check_json_reports_current_and_offers(fake: Any) -> None:
     assert data["same_branch"]["version"] == "23.05-SNAPSHOT"
     assert data["same_branch"]["version_code"] == ""
     assert data["same_branch"]["upgrade"] is False
+    assert data["same_branch"]["upgrade_known"] is False
     assert data["next_branch"]["version"] == "24.10.5"
     assert data["upgrade_available"] is True
 
