@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import sys
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,7 +26,7 @@ from meshforge.client.download import (
     store_url,
 )
 from meshforge.client.images import Image, choose_image
-from meshforge.client.install import install, sysupgrade_command
+from meshforge.client.install import install, preflight_command, sysupgrade_command
 from meshforge.client.installed import InstalledPackages, read_installed
 from meshforge.client.plan import (
     Planner,
@@ -236,6 +238,7 @@ def render_change(change: PackageChange) -> str:
 @click.option(
     "--timeout",
     type=float,
+    callback=lambda _ctx, _param, value: positive_seconds(value),
     default=1800.0,
     show_default=True,
     help="Seconds to wait for the build.",
@@ -270,9 +273,21 @@ def request(
     click.echo(f"Verified image: {image_path}")
     command = sysupgrade_command(image_path, keep_settings=not no_keep_settings)
     if dry_run:
+        if do_install:
+            click.echo(" ".join(preflight_command(image_path)))
         click.echo(" ".join(command))
     elif do_install:
         install(image_path, keep_settings=not no_keep_settings)
+
+
+def positive_seconds(value: float) -> float:
+    """``--timeout`` must be a number of seconds that can pass."""
+    if not math.isfinite(value) or value <= 0:
+        raise click.BadParameter(
+            f"{value} is not a positive, finite number of seconds; give for "
+            "example --timeout 1800."
+        )
+    return value
 
 
 def choose_plan(
@@ -327,6 +342,12 @@ def fetch_image(
         device.rootfs_type,
         device.efi,
     )
+    if not re.fullmatch(r"[0-9a-f]{64}", image.sha256):
+        raise ServerUnavailable(
+            f"The server sent no valid SHA-256 checksum for {image.name[:80]!r}"
+            f" (got {image.sha256[:80]!r}); an image that cannot be verified "
+            "is not downloaded. Tell the operator of the server."
+        )
     name = plain_file_name(image.name)
     bin_dir = str(body.get("bin_dir") or result.request_hash)
     url = store_url(obj.server.base_url, bin_dir, name)

@@ -128,11 +128,25 @@ class Downloader:
             return dest
         part = dest.with_name(dest.name + ".part")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        total = expected.size
+        stale = part.is_file() and part.stat().st_size > 0
+        total = self._download(url, part, expected.size)
+        checked = Expected(expected.sha256, expected.size or total)
+        if stale and not _matches(part, checked):
+            # Bytes left by an earlier run (maybe of another build under the
+            # same name) are not the server's fault: start over once.
+            log.warning("the partial file %s does not verify; downloading anew", part)
+            part.unlink(missing_ok=True)
+            total = self._download(url, part, expected.size)
+            checked = Expected(expected.sha256, expected.size or total)
+        self._check(part, checked)
+        part.replace(dest)
+        return dest
+
+    def _download(self, url: str, part: Path, total: int | None) -> int | None:
+        """Bring ``part`` to its full size, resuming; return the size if told."""
         for attempt in range(1, self.attempts + 1):
             try:
-                total = self._transfer(url, part, total)
-                break
+                return self._transfer(url, part, total)
             except httpx.TransportError as exc:
                 log.warning(
                     "download of %s interrupted (%s), attempt %d of %d",
@@ -141,14 +155,10 @@ class Downloader:
                     attempt,
                     self.attempts,
                 )
-        else:
-            raise ServerUnavailable(
-                f"Could not download {url} in {self.attempts} attempts; the "
-                f"partial file {part} is kept and the next run resumes it."
-            )
-        self._check(part, Expected(expected.sha256, expected.size or total))
-        part.replace(dest)
-        return dest
+        raise ServerUnavailable(
+            f"Could not download {url} in {self.attempts} attempts; the "
+            f"partial file {part} is kept and the next run resumes it."
+        )
 
     def _check(self, part: Path, expected: Expected) -> None:
         try:

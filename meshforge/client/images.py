@@ -34,6 +34,7 @@ def sanitize_board(board_name: str) -> str:
 def resolve_profile(device: Device, profiles: dict[str, Any] | None) -> str:
     """The ImageBuilder profile id of ``device`` for one release."""
     known = (profiles or {}).get("profiles") or {}
+    generic_only = isinstance(known, dict) and list(known) == ["generic"]
     if not isinstance(known, dict) or not all(
         isinstance(data, dict) for data in known.values()
     ):
@@ -41,9 +42,7 @@ def resolve_profile(device: Device, profiles: dict[str, Any] | None) -> str:
             f"The profiles.json of {device.release.target} is malformed: "
             "'profiles' is not an object of objects. Tell the server operator."
         )
-    if known:
-        return _profile_from_list(device, known)
-    if is_disk_target(device.release.target):
+    if generic_only or (not known and is_disk_target(device.release.target)):
         return "generic"
     if not device.board_name:
         raise RouterStateError(
@@ -51,12 +50,12 @@ def resolve_profile(device: Device, profiles: dict[str, Any] | None) -> str:
             "or /tmp/sysinfo/board_name. Pass --board-json with the output of "
             "`ubus call system board`."
         )
+    if known:
+        return _profile_from_list(device, known)
     return sanitize_board(device.board_name)
 
 
 def _profile_from_list(device: Device, known: dict[str, Any]) -> str:
-    if list(known) == ["generic"]:
-        return "generic"
     wanted = sanitize_board(device.board_name)
     if wanted in known:
         return wanted

@@ -164,3 +164,22 @@ def test_missing_image_is_rejected(site: Site, tmp_path: Path) -> None:
     url, _ = site
     with pytest.raises(RequestRejected, match="404"):
         _fetch(url.replace("abc", "gone"), tmp_path / "image.bin")
+
+
+def test_stale_part_file_is_discarded_and_downloaded_anew(
+    site: Site, tmp_path: Path
+) -> None:
+    url, state = site
+    # Bytes from some other image: resuming onto them can never verify.
+    (tmp_path / "image.bin.part").write_bytes(b"\xff" * 5000)
+    path = _fetch(url, tmp_path / "image.bin")
+    assert path.read_bytes() == IMAGE
+    assert state.ranges == ["bytes=5000-", ""]
+
+
+def test_stale_full_size_part_file_is_discarded(site: Site, tmp_path: Path) -> None:
+    url, state = site
+    (tmp_path / "image.bin.part").write_bytes(b"\x00" * len(IMAGE))
+    path = _fetch(url, tmp_path / "image.bin")
+    assert path.read_bytes() == IMAGE
+    assert state.ranges == [""]

@@ -203,7 +203,8 @@ def test_request_builds_downloads_verifies_and_prints_sysupgrade(
     assert done.returncode == 0, done.stderr
     [image] = out.iterdir()
     assert image.name.endswith("-x86-64-generic-squashfs-combined-efi.img.gz")
-    assert f"sysupgrade {image}" in done.stdout.splitlines()
+    lines = done.stdout.splitlines()
+    assert lines[-2:] == [f"sysupgrade --test {image}", f"sysupgrade {image}"]
     assert "queued" in done.stderr or "building" in done.stderr
     assert "build finished" in done.stderr
 

@@ -206,3 +206,12 @@ def test_unknown_revision_is_not_up_to_date() -> None:
         "warning: cannot tell whether 23.05-SNAPSHOT (no version_code) is newer"
     )
     assert notify_unknown(_check(_plan("same-branch", "x", False, []), None)) == ""
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "inf", "nan"])
+def test_timeout_must_be_positive_and_finite(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    args = ("--root", str(X86), "request", "--timeout", value)
+    assert run_main(monkeypatch, "upgrade", "--server", NOWHERE, *args) == 2
+    assert "positive, finite number of seconds" in capsys.readouterr().err

@@ -112,3 +112,15 @@ def test_store_url_and_plain_name_helpers() -> None:
     assert plain_file_name("openwrt.bin") == "openwrt.bin"
     with pytest.raises(ServerUnavailable):
         plain_file_name("a/b")
+
+
+@pytest.mark.parametrize("sha256", ["", "abc", "Z" * 64])
+def test_missing_checksum_is_named(tmp_path: Path, sha256: str) -> None:
+    seen: list[str] = []
+    result = _result("ok.img.gz")
+    result.body["images"][0]["sha256"] = sha256
+    with pytest.raises(ServerUnavailable, match="no valid SHA-256 checksum"):
+        fetch_image(
+            _context(tmp_path, seen), read_device(X86), _plan(), result, tmp_path
+        )
+    assert seen == []

@@ -117,3 +117,12 @@ def test_lede_x86_ubus_sample_is_generic() -> None:
     assert (device.release.version, device.release.target) == ("SNAPSHOT", "x86/64")
     assert device.release.revision_number == 4144
     assert resolve_profile(device, None) == "generic"
+
+
+def test_missing_board_name_with_profiles_json(profiles_2305: Profiles) -> None:
+    device = replace(read_device(RPI), board_name="")
+    with pytest.raises(RouterStateError, match="board name is unknown") as info:
+        resolve_profile(device, profiles_2305["bcm27xx/bcm2710"])
+    assert info.value.exit_code == 11
+    x86 = replace(device, release=replace(device.release, target="x86/64"))
+    assert resolve_profile(x86, profiles_2305["x86/64"]) == "generic"
