@@ -25,7 +25,7 @@ from meshforge.errors import (
     Net6Error,
     NotFound,
 )
-from meshforge.net6 import allocation, invitations, prefixes, tokens
+from meshforge.net6 import allocation, invitations, prefixes, schema, tokens
 from meshforge.net6.babel import new_hmac_key
 from meshforge.net6.database import (
     SQLITE_BUSY_TIMEOUT_S,
@@ -35,7 +35,6 @@ from meshforge.net6.database import (
 )
 from meshforge.net6.models import (
     Assignment,
-    Base,
     Gateway,
     Invitation,
     Operator,
@@ -71,7 +70,8 @@ class Broker:
         self._writes = sessionmaker(writer(self.engine), expire_on_commit=False)
 
     def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+        """Create or migrate the broker's tables to the newest revision."""
+        schema.upgrade(writer(self.engine))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
