@@ -302,3 +302,22 @@ def test_build_timeout_is_server_unavailable() -> None:
 def test_error_sentence_of_plain_text() -> None:
     response = httpx.Response(502, text="Bad gateway from proxy")
     assert error_sentence(response) == "Bad gateway from proxy"
+
+
+def test_refused_connection_while_polling_is_retried() -> None:
+    sleeps: list[float] = []
+    calls = {"n": 0}
+    queued = httpx.Response(202, json={"detail": "queued", "request_hash": HASH})
+
+    def status(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise httpx.ConnectError("Connection refused", request=request)
+        return _done()
+
+    server = _server(
+        {"/api/v1/build": lambda r: queued, f"/api/v1/build/{HASH}": status}, sleeps
+    )
+    assert server.build({}).done
+    # The first poll wait, then two back-off steps for the refused polls.
+    assert sleeps == [0.5, 1.0, 2.0]
