@@ -408,7 +408,14 @@ def notify(obj: Context, count_packages: bool, same_branch: bool) -> None:
 
 def notify_unknown(result: UpgradeCheck) -> str:
     """A warning when "nothing newer" rests on unknown revisions."""
-    same = result.same_branch
+    same, release = result.same_branch, result.device.release
+    if same is None and result.next_branch is None:
+        return (
+            f"warning: the server offers no release of the running branch "
+            f"({release.version}, {release.target}); cannot tell whether this "
+            "device is up to date. Run `meshforge upgrade check` to see what "
+            "it offers."
+        )
     if same is None or same.upgrade_known:
         return ""
     return (

@@ -60,7 +60,9 @@ def _profile_from_list(device: Device, known: dict[str, Any]) -> str:
     if wanted in known:
         return wanted
     for profile_id, data in known.items():
-        if device.board_name in (data.get("supported_devices") or []):
+        devices = data.get("supported_devices") or []
+        # A string here would turn ``in`` into a substring test.
+        if isinstance(devices, list) and device.board_name in devices:
             return str(profile_id)
     if "generic" in known:
         return "generic"

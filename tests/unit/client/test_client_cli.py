@@ -215,3 +215,12 @@ def test_timeout_must_be_positive_and_finite(
     args = ("--root", str(X86), "request", "--timeout", value)
     assert run_main(monkeypatch, "upgrade", "--server", NOWHERE, *args) == 2
     assert "positive, finite number of seconds" in capsys.readouterr().err
+
+
+def test_notify_warns_when_nothing_is_offered() -> None:
+    check = _check(None, None)
+    assert notify_line(check, True) == ""
+    assert notify_unknown(check).startswith(
+        "warning: the server offers no release of the running branch "
+        "(23.05-SNAPSHOT, x86/64)"
+    )

@@ -126,3 +126,10 @@ def test_missing_board_name_with_profiles_json(profiles_2305: Profiles) -> None:
     assert info.value.exit_code == 11
     x86 = replace(device, release=replace(device.release, target="x86/64"))
     assert resolve_profile(x86, profiles_2305["x86/64"]) == "generic"
+
+
+def test_supported_devices_as_text_is_not_a_substring_match() -> None:
+    device = replace(read_device(RPI), board_name="acme,router")
+    profiles = {"profiles": {"big": {"supported_devices": "acme,router-9000"}}}
+    with pytest.raises(NoMatchingImage):
+        resolve_profile(device, profiles)
