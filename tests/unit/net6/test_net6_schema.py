@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +165,33 @@ def _server_tables_present(engine: Engine) -> bool:
 
     wanted: MetaData = ServerBase.metadata
     return set(wanted.tables) <= set(inspect(engine).get_table_names())
+
+
+START_ONE = """
+import pathlib, sys, time
+from meshforge.net6.settings import Net6Settings
+from meshforge.net6.store import Broker
+broker = Broker(Net6Settings(database_url=sys.argv[1]))
+deadline = time.monotonic() + 60
+while not pathlib.Path(sys.argv[2]).exists() and time.monotonic() < deadline:
+    time.sleep(0.001)
+broker.create_schema()
+"""
+
+
+def test_broker_processes_starting_together_all_reach_head(
+    url: str, tmp_path: Path
+) -> None:
+    # Each process has its own Alembic globals, so only the database's locks
+    # (advisory lock, BEGIN IMMEDIATE) keep them from both creating tables.
+    go = tmp_path / "go"
+    argv = [sys.executable, "-c", START_ONE, url, str(go)]
+    processes = [subprocess.Popen(argv, stderr=subprocess.PIPE) for _ in range(4)]
+    time.sleep(1.5)  # the imports take about a second
+    go.touch()
+    errors = [p.communicate(timeout=120)[1].decode() for p in processes]
+
+    assert [p.returncode for p in processes] == [0, 0, 0, 0], errors
+    engine = new_broker(url).engine
+    assert version_in(engine, schema.VERSION_TABLE) == ["0001"]
+    engine.dispose()
