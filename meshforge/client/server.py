@@ -302,7 +302,7 @@ class Server:
                 f"{url[:200]} is not a usable URL ({exc}). Check --server, "
                 "--upstream, or the upstream_url the server announces."
             ) from exc
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if self.answered:
                 raise
             raise ServerUnavailable(

@@ -122,11 +122,14 @@ def test_connection_errors_after_an_answer_are_retried() -> None:
     assert len(sleeps) == 2
 
 
-def test_refused_before_any_answer_fails_fast() -> None:
+@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ConnectTimeout])
+def test_refused_before_any_answer_fails_fast(
+    error: type[httpx.ConnectError | httpx.ConnectTimeout],
+) -> None:
     sleeps: list[float] = []
 
     def refused(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("Connection refused", request=request)
+        raise error("Connection refused", request=request)
 
     server = _server({"/json/v1/overview.json": refused}, sleeps)
     with pytest.raises(ServerUnavailable, match="Cannot connect to") as info:
