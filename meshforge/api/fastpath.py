@@ -18,7 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PATH = "/api/v1/build"
 # As long as the catalog trusts its cache (upstream.catalog.CHECK_AFTER_S):
-# a sync or an expiry is seen within this time, as on the full path.
+# a sync or an expiry is seen within this time, as on the full path. While one
+# request checks a stale answer again, others may get it for up to twice that.
 FRESH_S = 5.0
 MAX_BODY = 64 * 1024
 MAX_ENTRIES = 4096
@@ -31,6 +32,7 @@ class Answer:
     headers: list[tuple[bytes, bytes]]
     body: bytes
     stored_at: float
+    refreshing: bool = False
 
 
 class BuildAnswerMemo:
@@ -48,10 +50,18 @@ class BuildAnswerMemo:
             return
         key = (_header(scope, b"origin"), body)
         answer = self.answers.get(key)
-        if answer is not None and time.monotonic() - answer.stored_at < FRESH_S:
+        if answer is not None and _still_usable(answer):
             await _send_answer(answer, send)
             return
-        await self.app(scope, _replay(body, receive), self._recorder(key, send))
+        if answer is not None:
+            # One request checks again; the others keep getting the answer
+            # they got a moment ago instead of all taking the full path.
+            answer.refreshing = True
+        try:
+            await self.app(scope, _replay(body, receive), self._recorder(key, send))
+        finally:
+            if answer is not None:
+                answer.refreshing = False
 
     def _recorder(self, key: tuple[bytes, bytes], send: Send) -> Send:
         start: dict[str, Any] = {}
@@ -82,6 +92,11 @@ class BuildAnswerMemo:
         self.answers.move_to_end(key)
         while len(self.answers) > MAX_ENTRIES:
             self.answers.popitem(last=False)
+
+
+def _still_usable(answer: Answer) -> bool:
+    age = time.monotonic() - answer.stored_at
+    return age < FRESH_S or (answer.refreshing and age < 2 * FRESH_S)
 
 
 def _is_build_post(scope: Scope) -> bool:

@@ -100,3 +100,35 @@ def test_other_routes_and_large_bodies_pass_through_whole():
     _call(memo, big)
     assert down.calls == 4
     assert down.bodies[-1] == big
+
+
+def test_one_request_refreshes_a_stale_answer_while_others_get_it(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(fastpath.time, "monotonic", lambda: clock[0])
+    memo = None
+    during = []
+
+    class Slow(Downstream):
+        async def __call__(self, scope, receive, send):
+            if self.calls == 1:  # the refresh: another request arrives meanwhile
+                during.append(_call_inner(memo))
+            await super().__call__(scope, receive, send)
+
+    down = Slow()
+    memo = BuildAnswerMemo(down)
+    _call(memo, b"{}")
+    clock[0] += fastpath.FRESH_S + 0.1
+    assert _call(memo, b"{}") == (200, b"answer 2")
+    assert during == [(200, b"answer 1")]
+    assert down.calls == 2
+
+
+def _call_inner(app):
+    """Like _call, from inside a running event loop's callback chain."""
+    import threading
+
+    result = []
+    thread = threading.Thread(target=lambda: result.append(_call(app, b"{}")))
+    thread.start()
+    thread.join()
+    return result[0]
