@@ -24,6 +24,7 @@ FRESH_S = 5.0
 MAX_BODY = 64 * 1024
 MAX_ENTRIES = 4096
 MAX_ANSWER = 1024 * 1024
+MAX_TOTAL = 64 * 1024 * 1024  # bytes of answers kept at once
 
 
 @dataclass
@@ -39,6 +40,7 @@ class BuildAnswerMemo:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.answers: OrderedDict[tuple[bytes, bytes], Answer] = OrderedDict()
+        self.total = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not _is_build_post(scope):
@@ -85,13 +87,18 @@ class BuildAnswerMemo:
         done = (b"x-imagebuilder-status", b"done") in [
             (name.lower(), value) for name, value in headers
         ]
+        self._forget(key)
         if start.get("status") != 200 or not done or len(body) > MAX_ANSWER:
-            self.answers.pop(key, None)
             return
         self.answers[key] = Answer(200, headers, body, time.monotonic())
-        self.answers.move_to_end(key)
-        while len(self.answers) > MAX_ENTRIES:
-            self.answers.popitem(last=False)
+        self.total += len(body)
+        while len(self.answers) > MAX_ENTRIES or self.total > MAX_TOTAL:
+            self._forget(next(iter(self.answers)))
+
+    def _forget(self, key: tuple[bytes, bytes]) -> None:
+        old = self.answers.pop(key, None)
+        if old is not None:
+            self.total -= len(old.body)
 
 
 def _still_usable(answer: Answer) -> bool:

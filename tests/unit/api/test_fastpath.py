@@ -132,3 +132,15 @@ def _call_inner(app):
     thread.start()
     thread.join()
     return result[0]
+
+
+def test_kept_answers_are_bounded_in_bytes(monkeypatch):
+    monkeypatch.setattr(fastpath, "MAX_TOTAL", 3 * len(b"answer 1"))
+    down = Downstream()
+    memo = BuildAnswerMemo(down)
+    for number in range(5):
+        _call(memo, b'{"n":%d}' % number)
+    assert len(memo.answers) == 3
+    assert memo.total == sum(len(a.body) for a in memo.answers.values())
+    _call(memo, b'{"n":0}')  # the oldest was dropped, so it is asked again
+    assert down.calls == 6
