@@ -19,10 +19,8 @@ from meshforge.client.releases import (
     Branch,
     Candidate,
     bad_shape,
-    branch_of,
     candidate_for,
     is_newer_release,
-    is_snapshot,
     next_branch_candidate,
     package_format,
     release_key,
@@ -36,6 +34,7 @@ from meshforge.errors import (
     RequestRejected,
     ServerUnavailable,
 )
+from meshforge.upstream.releases import branch_of, is_unversioned
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +315,7 @@ def _is_upgrade(
     """Whether ``version`` is newer; ``None`` when nothing can tell."""
     if role == "next-branch":
         return True
-    if is_snapshot(version):
+    if is_unversioned(version):
         new, old = _revision(version_code), device.release.revision_number
         return None if new is None or old is None else new > old
     if release_key(version) is None or release_key(device.release.version) is None:

@@ -12,23 +12,11 @@ from typing import Any
 
 from meshforge.errors import ServerUnavailable
 from meshforge.packages.versions import Format
+from meshforge.upstream.releases import branch_of, is_unversioned
 
 SNAPSHOT = "SNAPSHOT"
 
 _RELEASE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?$")
-
-
-def branch_of(version: str) -> str:
-    """``24.10.5`` → ``24.10``; ``24.10-SNAPSHOT`` → ``24.10``; ``SNAPSHOT`` stays."""
-    if version == SNAPSHOT:
-        return SNAPSHOT
-    if version.endswith("-" + SNAPSHOT):
-        return version.removesuffix("-" + SNAPSHOT)
-    return version.rsplit(".", 1)[0]
-
-
-def is_snapshot(version: str) -> bool:
-    return version == SNAPSHOT or version.endswith("-" + SNAPSHOT)
 
 
 def release_key(version: str) -> tuple[int, int, int, int] | None:
@@ -145,7 +133,7 @@ def same_branch_candidate(
     branch = branches.get(branch_of(current))
     if branch is None:
         return None
-    if is_snapshot(current):
+    if is_unversioned(current):
         return Candidate(current, branch) if current in branch.versions else None
     newest = newest_release(branch.versions)
     return Candidate(newest, branch) if newest else None
