@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +31,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: None) -> None: ...
+def aware(moment: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything meshforge writes is UTC.
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
@@ -83,14 +88,14 @@ class BuildService:
             return not self._lost(build)
         if build.state == states.FAILED and not build.error_permanent:
             return False
-        expires = _aware(build.expires_at)
+        expires = aware(build.expires_at)
         return expires is None or expires > now()
 
     def _lost(self, build: Build) -> bool:
         """A started build whose worker stopped its heartbeat is lost."""
         if build.state != states.STARTED:
             return False
-        beat = _aware(build.heartbeat_at or build.started_at)
+        beat = aware(build.heartbeat_at or build.started_at)
         return beat is not None and now() - beat > timedelta(
             seconds=states.LOST_AFTER_S
         )

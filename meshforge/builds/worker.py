@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy import update
 
 from meshforge.builds import states
 from meshforge.builds.packages import image_packages
-from meshforge.builds.service import now
+from meshforge.builds.service import aware, now
 from meshforge.config import Settings
 from meshforge.db.models import Build, StoredFile
 from meshforge.db.session import Database
@@ -238,7 +238,7 @@ class Worker:
             build = session.get(Build, job.request_hash)
             assert build is not None
             started = build.started_at or now()
-            wait = (_utc(started) - _utc(job.enqueued_at)).total_seconds()
+            wait = (aware(started) - aware(job.enqueued_at)).total_seconds()
         self._step(
             job.request_hash,
             states.DONE,
@@ -252,10 +252,6 @@ class Worker:
             setup_s=setup_s,
             build_s=build_s,
         )
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _seconds(value: int) -> timedelta:
